@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// Finds the compiled tests and runs them with Node's test runner.
+//   unit      every *.test.js except *.services.test.js and the long reliability tier (npm test)
+//   services  *.services.test.js: need PostgreSQL, MySQL/MariaDB, Chromium (npm run test:services)
+// Extra arguments filter test files by substring.
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+
+const [tier = 'unit', ...filters] = process.argv.slice(2);
+const root = path.resolve('dist');
+
+function walk(dir, out = []) {
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) walk(p, out);
+    else if (name.endsWith('.test.js')) out.push(p);
+  }
+  return out;
+}
+
+const all = walk(root).sort();
+const pick = {
+  unit: (f) => !f.endsWith('.services.test.js') && !f.endsWith('.long.test.js'),
+  services: (f) => f.endsWith('.services.test.js'),
+  long: (f) => f.endsWith('.long.test.js'),
+}[tier];
+if (!pick) {
+  console.error(`unknown test tier "${tier}" (unit, services, long)`);
+  process.exit(2);
+}
+const files = all.filter(pick).filter((f) => filters.every((s) => f.includes(s)));
+if (files.length === 0) {
+  if (tier === 'services' && filters.length === 0) {
+    // No component needs an external service yet; the tier exists so CI runs it as soon as one does.
+    console.log('services tier: no *.services.test.js files yet');
+    process.exit(0);
+  }
+  console.error(`no ${tier} test files found under dist/ (did the build run?)`);
+  process.exit(1);
+}
+const child = spawn(process.execPath, ['--test', '--test-reporter=spec', ...files], {
+  stdio: 'inherit',
+  env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+});
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -1,0 +1,112 @@
+import type { PipelineConfig } from '../../core/config.js';
+import { createLogger } from '../../core/logger.js';
+import { parseWindow } from '../../sources/key-dates.js';
+import { runPipeline, type RunReport } from '../../runtime/run-pipeline.js';
+import { ProgressBar, type ProgressState } from '../progress.js';
+import { printReport } from '../report-text.js';
+import { loadConfigWithOverrides, type ConfigOverrides } from './load-config.js';
+
+export interface RunFlags extends ConfigOverrides {
+  from?: string;
+  to?: string;
+  fullLoad?: boolean;
+  json?: boolean;
+  progress?: boolean;
+}
+
+export async function runCommand(flags: RunFlags): Promise<void> {
+  const config = loadConfigWithOverrides(flags);
+  const window = flags.from || flags.to ? parseWindow(flags.from, flags.to) : undefined;
+  const report = await runWithProgress(config, { window, fullLoad: flags.fullLoad, progress: flags.progress !== false });
+  finish(report, flags.json === true);
+}
+
+/** Exit status: 0 all done, 2 some units dead, 130 interrupted. */
+export function finish(report: RunReport, json: boolean): void {
+  if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else printReport(report, process.stdout);
+  if (report.interrupted) process.exitCode = 130;
+  else if (report.units.dead > 0) process.exitCode = 2;
+}
+
+export async function runWithProgress(
+  config: PipelineConfig,
+  options: { window?: ReturnType<typeof parseWindow>; fullLoad?: boolean; progress: boolean },
+): Promise<RunReport> {
+  const log = createLogger();
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    log.warn({ signal }, 'stopping: finishing nothing new, releasing leases (press Ctrl-C again to quit at once)');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const state: ProgressState = { unitsDone: 0, unitsTotal: 0, unitsDead: 0, records: 0, inFlight: 0 };
+  const progressOf = new Map<string, number>();
+  let committedRecords = 0;
+  const bar = options.progress && process.stderr.isTTY ? new ProgressBar(process.stderr, state) : undefined;
+  const say = (fn: () => void) => {
+    bar?.clear();
+    fn();
+  };
+  try {
+    return await runPipeline(config, {
+      window: options.window,
+      fullLoad: options.fullLoad,
+      signal: controller.signal,
+      events: {
+        onPlanned(plan) {
+          state.unitsTotal = plan.total - plan.alreadyDone - plan.alreadyDead;
+          log.info(
+            { pipeline: config.name, units: plan.total, new: plan.inserted, alreadyDone: plan.alreadyDone, reset: plan.reset, bytes: plan.bytes },
+            `planned ${plan.total} units from ${config.source.uri}`,
+          );
+          bar?.start();
+        },
+        onUnitStart(lease) {
+          state.inFlight++;
+          log.debug({ key: lease.unit.key, attempt: lease.unit.attempts }, 'unit started');
+        },
+        onUnitProgress(lease, p) {
+          progressOf.set(lease.unitId, p.records);
+          state.records = committedRecords + [...progressOf.values()].reduce((a, b) => a + b, 0);
+        },
+        onUnitDone(lease, result) {
+          state.inFlight--;
+          state.unitsDone++;
+          progressOf.delete(lease.unitId);
+          committedRecords += result.recordsIn;
+          state.records = committedRecords + [...progressOf.values()].reduce((a, b) => a + b, 0);
+          if (!bar) {
+            log.info(
+              { key: lease.unit.key, records: result.recordsIn, rejected: result.recordsRejected, ms: result.durationMs },
+              `unit done (${state.unitsDone}/${state.unitsTotal})`,
+            );
+          }
+        },
+        onUnitFailed(lease, error, outcome) {
+          state.inFlight--;
+          progressOf.delete(lease.unitId);
+          if (outcome === 'dead') state.unitsDead++;
+          say(() =>
+            log.warn(
+              { key: lease.unit.key, attempt: lease.unit.attempts, code: error.code, outcome },
+              outcome === 'dead' ? `unit dead: ${error.message}` : `unit failed, will retry: ${error.message}`,
+            ),
+          );
+        },
+        onWaitingForRetry(until) {
+          say(() => log.info({ until: new Date(until).toISOString() }, 'waiting for the next retry'));
+        },
+      },
+    });
+  } finally {
+    bar?.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

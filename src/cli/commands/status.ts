@@ -1,0 +1,84 @@
+import path from 'node:path';
+import { loadPipelineFile } from '../../core/config.js';
+import { SluiceError } from '../../core/errors.js';
+import { UNIT_STATES, type Ledger, type UnitRow } from '../../runtime/ledger/types.js';
+import { openExistingLedger } from './open-ledger.js';
+
+export interface StatusFlags {
+  config?: string;
+  state?: string;
+  pipeline?: string;
+  json?: boolean;
+}
+
+export interface PipelineStatus {
+  pipeline: string;
+  units: Record<string, number>;
+  dead: Array<{ key: string; attempts: number; code: string; error: string }>;
+  failed: Array<{ key: string; attempts: number; nextAttemptAt: string | null; error: string }>;
+  runs: Array<{ id: string; startedAt: string; finishedAt: string | null; summary: unknown }>;
+}
+
+export async function collectStatus(ledger: Ledger, pipeline: string): Promise<PipelineStatus> {
+  const brief = (u: UnitRow) => ({ key: u.key, attempts: u.attempts, code: u.lastError?.code ?? '', error: u.lastError?.message ?? '' });
+  const runs = await ledger.listRuns(pipeline, 5);
+  return {
+    pipeline,
+    units: await ledger.counts(pipeline),
+    dead: (await ledger.listUnits(pipeline, { states: ['dead'], limit: 100 })).map(brief),
+    failed: (await ledger.listUnits(pipeline, { states: ['failed'], limit: 100 })).map((u) => ({
+      key: u.key,
+      attempts: u.attempts,
+      nextAttemptAt: u.nextAttemptAt === null ? null : new Date(u.nextAttemptAt).toISOString(),
+      error: u.lastError?.message ?? '',
+    })),
+    runs: runs.map((r) => {
+      const report = r.report as { units?: unknown; records?: unknown; elapsedMs?: number; interrupted?: boolean } | null;
+      return {
+        id: r.id,
+        startedAt: new Date(r.startedAt).toISOString(),
+        finishedAt: r.finishedAt === null ? null : new Date(r.finishedAt).toISOString(),
+        summary: report ? { units: report.units, records: report.records, elapsedMs: report.elapsedMs, interrupted: report.interrupted } : null,
+      };
+    }),
+  };
+}
+
+export async function statusCommand(flags: StatusFlags): Promise<void> {
+  let state = flags.state ? path.resolve(flags.state) : undefined;
+  let pipeline = flags.pipeline;
+  if (flags.config) {
+    const config = loadPipelineFile(flags.config);
+    state ??= config.runtime.state;
+    pipeline ??= config.name;
+  }
+  if (!state) {
+    throw new SluiceError('status needs a ledger', { code: 'BAD_OPTION', stage: 'config', hint: 'pass -c <pipeline.yaml> or --state <ledger file>' });
+  }
+  const ledger = openExistingLedger(state);
+  try {
+    const names = pipeline ? [pipeline] : await ledger.pipelines();
+    const statuses = await Promise.all(names.map((name) => collectStatus(ledger, name)));
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify({ state, pipelines: statuses }, null, 2)}\n`);
+      return;
+    }
+    const out: string[] = [`ledger ${state}`];
+    if (statuses.length === 0) out.push('  (no pipelines yet)');
+    for (const s of statuses) {
+      out.push(`pipeline ${s.pipeline}`);
+      out.push(`  units   ${UNIT_STATES.map((st) => `${st} ${s.units[st] ?? 0}`).join(' · ')}`);
+      for (const d of s.dead) out.push(`  dead    ${d.key} (${d.attempts} attempts, ${d.code}): ${d.error}`);
+      for (const f of s.failed) out.push(`  retry   ${f.key} (${f.attempts} attempts, next at ${f.nextAttemptAt}): ${f.error}`);
+      for (const r of s.runs) {
+        const sum = r.summary as { records?: { in: number; out: number; rejected: number }; interrupted?: boolean } | null;
+        const rec = sum?.records ? ` · records in ${sum.records.in} out ${sum.records.out} rejected ${sum.records.rejected}` : '';
+        const how = r.finishedAt === null ? 'running or killed' : sum?.interrupted ? 'interrupted' : 'finished';
+        out.push(`  run     ${r.startedAt} ${how}${rec}`);
+      }
+    }
+    process.stdout.write(out.join('\n') + '\n');
+  } finally {
+    await ledger.close();
+  }
+}

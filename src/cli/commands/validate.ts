@@ -1,0 +1,80 @@
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { loadPipelineFile, type PipelineConfig } from '../../core/config.js';
+import { SluiceError } from '../../core/errors.js';
+import { createFormat, createSink } from '../../core/registry.js';
+
+export interface ValidateFlags {
+  config: string;
+  json?: boolean;
+}
+
+/** Semantic checks beyond the schema: things a run would otherwise only discover later. */
+export function checkPipeline(config: PipelineConfig, file: string): string[] {
+  const problems: string[] = [];
+  const uri = config.source.uri;
+  if (uri.startsWith('s3://')) {
+    if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(uri)) problems.push(`source.uri: "${uri}" is not a valid s3://bucket/prefix`);
+  } else if (!existsSync(uri)) {
+    problems.push(`source.uri: folder ${uri} does not exist`);
+  } else if (!statSync(uri).isDirectory()) {
+    problems.push(`source.uri: ${uri} is not a folder`);
+  }
+  for (const [key, pattern] of [['include', config.source.include], ['exclude', config.source.exclude]] as const) {
+    if (pattern === undefined) continue;
+    try {
+      new RegExp(pattern);
+    } catch (err) {
+      problems.push(`source.${key}: invalid regular expression: ${(err as Error).message}`);
+    }
+  }
+  try {
+    createFormat(config.format);
+  } catch (err) {
+    problems.push(`format: ${(err as Error).message}`);
+  }
+  config.sinks.forEach((sink, i) => {
+    try {
+      createSink(sink);
+    } catch (err) {
+      problems.push(`sinks.${i}: ${(err as Error).message}`);
+    }
+    if (sink.type === 'files') {
+      const existing = nearestExisting(sink.path);
+      try {
+        accessSync(existing, constants.W_OK);
+      } catch {
+        problems.push(`sinks.${i}.path: ${sink.path} is not writable (checked ${existing})`);
+      }
+    }
+  });
+  const stateDir = nearestExisting(path.dirname(config.runtime.state));
+  try {
+    accessSync(stateDir, constants.W_OK);
+  } catch {
+    problems.push(`runtime.state: cannot create the ledger ${config.runtime.state} (${stateDir} is not writable)`);
+  }
+  return problems.map((p) => `${file}: ${p}`);
+}
+
+function nearestExisting(p: string): string {
+  let dir = path.resolve(p);
+  while (!existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+
+export async function validateCommand(flags: ValidateFlags): Promise<void> {
+  const config = loadPipelineFile(flags.config);
+  const problems = checkPipeline(config, flags.config);
+  if (problems.length > 0) {
+    throw new SluiceError(`pipeline ${config.name} has problems:\n  - ${problems.join('\n  - ')}`, { code: 'CONFIG_INVALID', stage: 'config' });
+  }
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+    return;
+  }
+  const sinks = config.sinks.map((s) => (s.type === 'files' ? `files ${s.path} (${s.format}, by ${s.partition})` : s.type)).join(', ');
+  process.stdout.write(
+    `ok: pipeline ${config.name}\n  source  ${config.source.uri}\n  format  ${config.format.type}\n  sinks   ${sinks}\n  ledger  ${config.runtime.state}\n`,
+  );
+}

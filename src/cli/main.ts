@@ -1,0 +1,104 @@
+/**
+ * The `sluice` command line: thin adapters over the engine. User mistakes print a short message
+ * (what, where, what to do) without a stack trace; `--verbose` adds the detail.
+ */
+import { Command, Option } from 'commander';
+import { SluiceError } from '../core/errors.js';
+import { runCommand } from './commands/run.js';
+import { statusCommand } from './commands/status.js';
+import { validateCommand } from './commands/validate.js';
+import { retryCommand } from './commands/retry.js';
+import { demoCommand } from './commands/demo.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('sluice')
+    .description('Turn raw cloud security logs in object storage into parsed, enriched, partitioned data — without losing a record.')
+    .option('--verbose', 'print full error details (stack traces, causes)')
+    .showHelpAfterError('(run "sluice help <command>" for usage)');
+
+  program
+    .command('run')
+    .description('run a pipeline: plan the source objects, process them with bounded parallelism, resume where a previous run stopped')
+    .requiredOption('-c, --config <file>', 'pipeline YAML file')
+    .option('--source <uri>', 'override source.uri (a folder or s3://bucket/prefix)')
+    .option('--output <path>', 'override the path of the first files sink')
+    .option('--state <file>', 'override runtime.state (the ledger file)')
+    .option('--concurrency <n>', 'override runtime.concurrency (units in flight)', parsePositiveInt)
+    .option('--workers <n>', 'worker threads (default: one per core; 0 = main thread)', parseNonNegativeInt)
+    .option('--from <date>', 'only objects dated at/after this (YYYY-MM-DD or ISO time, UTC), read from the key')
+    .option('--to <date>', 'only objects dated before this (YYYY-MM-DD is inclusive of that day)')
+    .option('--full-load', 'redo units that are already done (default: skip them)')
+    .option('--json', 'print the run report as JSON on stdout')
+    .addOption(new Option('--no-progress', 'no progress bar even on a TTY'))
+    .action(runCommand);
+
+  program
+    .command('status')
+    .description('show units by state, dead units with their errors, and recent runs')
+    .option('-c, --config <file>', 'pipeline YAML file (its state and name are used)')
+    .option('--state <file>', 'ledger file (default: the config\'s runtime.state)')
+    .option('--pipeline <name>', 'pipeline name (default: the config\'s name, or every pipeline in the ledger)')
+    .option('--json', 'print as JSON')
+    .action(statusCommand);
+
+  program
+    .command('retry')
+    .description('redrive dead units: put them back to pending so the next run (or this one with --run) processes them')
+    .requiredOption('-c, --config <file>', 'pipeline YAML file')
+    .option('--state <file>', 'override runtime.state')
+    .option('--key <key...>', 'only these unit keys (default: every dead unit)')
+    .option('--run', 'run the pipeline right after redriving')
+    .option('--json', 'print the run report as JSON on stdout (with --run)')
+    .action(retryCommand);
+
+  program
+    .command('validate')
+    .description('check a pipeline file: keys, types, and that its source and outputs are usable')
+    .requiredOption('-c, --config <file>', 'pipeline YAML file')
+    .option('--json', 'print the resolved pipeline as JSON')
+    .action(validateCommand);
+
+  program
+    .command('demo')
+    .description('generate a realistic hour of VPC Flow Logs in an AWS bucket layout and run a pipeline over it')
+    .option('--dir <folder>', 'where to put the demo (logs, outputs, ledger, pipeline file)', 'sluice-demo')
+    .option('--objects <n>', 'number of flow-log objects', parsePositiveInt, 12)
+    .option('--lines <n>', 'lines per object', parsePositiveInt, 25_000)
+    .option('--json', 'print the run report as JSON on stdout')
+    .action(demoCommand);
+
+  return program;
+}
+
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new SluiceError(`expected a whole number ≥ 1, got "${value}"`, { code: 'BAD_OPTION', stage: 'config' });
+  return n;
+}
+
+function parseNonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new SluiceError(`expected a whole number ≥ 0, got "${value}"`, { code: 'BAD_OPTION', stage: 'config' });
+  return n;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    const verbose = argv.includes('--verbose');
+    if (err instanceof SluiceError) {
+      process.stderr.write(`sluice: ${err.describe()}\n`);
+      if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
+      process.exitCode = err.stage === 'config' ? 2 : 1;
+    } else {
+      process.stderr.write(`sluice: ${(err as Error)?.message ?? String(err)}\n`);
+      if (verbose && (err as Error)?.stack) process.stderr.write(`${(err as Error).stack}\n`);
+      else process.stderr.write('  (run with --verbose for details)\n');
+      process.exitCode = 1;
+    }
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The contracts between stages. Sources are nouns that list and open objects, formats turn bytes
+ * into records, transforms change records, sinks deliver them. A unit of work (one object, or one
+ * partition of many objects) is processed by one `UnitPipeline` run: read -> decode -> transforms
+ * -> sinks; the runtime commits the unit to the ledger only after every sink has committed.
+ *
+ * Sinks never touch the ledger: they report what they delivered and what they rejected, and the
+ * runtime does the accounting. That way a new sink cannot get checkpointing wrong.
+ */
+import type { ObjectRef, Rejection, SluiceRecord } from './record.js';
+
+/** Inclusive-exclusive time window used to prune date-partitioned layouts. */
+export interface TimeWindow {
+  /** epoch ms, inclusive */
+  from?: number;
+  /** epoch ms, exclusive */
+  to?: number;
+}
+
+export interface Source {
+  /** Human-readable root (`s3://bucket/prefix` or a folder). */
+  readonly root: string;
+  /**
+   * Lists objects page by page, in key order, pruning keys whose date (read from the key alone)
+   * falls outside the window. Memory is bounded by the page size.
+   */
+  list(window?: TimeWindow): AsyncIterable<ObjectRef[]>;
+  /** Opens an object as a stream of raw (possibly compressed) bytes. */
+  open(ref: ObjectRef, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>>;
+  close?(): Promise<void>;
+}
+
+/** A batch of decoded records plus the lines that were rejected in the same stretch of input. */
+export interface RecordBatch {
+  records: SluiceRecord[];
+  rejects: Rejection[];
+  /** Records intentionally dropped (e.g. digest files, filtered lines): counted, not lost. */
+  filtered?: number;
+}
+
+export interface DecodeContext {
+  object: ObjectRef;
+  /** Prefix for record ids of this object (see `objectIdPrefix`). */
+  idPrefix: string;
+}
+
+export interface Format {
+  readonly name: string;
+  /** Turns decompressed bytes into batches of records. Must never throw for a bad line. */
+  decode(input: AsyncIterable<Uint8Array>, ctx: DecodeContext): AsyncIterable<RecordBatch>;
+}
+
+export interface Transform {
+  readonly name: string;
+  /** Returns the batch to pass on (records may be changed, dropped into rejects or filtered). */
+  apply(batch: RecordBatch): RecordBatch | Promise<RecordBatch>;
+  close?(): Promise<void>;
+}
+
+/** What a unit is, as the runtime and sinks see it. */
+export interface UnitContext {
+  /** Stable unit id (from the ledger). */
+  id: string;
+  /** Stable, filesystem-safe stem used to name this unit's outputs. */
+  outputStem: string;
+  objects: ObjectRef[];
+}
+
+/** What one sink did with one unit's records. */
+export interface SinkCommit {
+  /** Paths or URIs written (files), or endpoints delivered to. */
+  outputs: string[];
+  delivered: number;
+  /** Records the sink rejected for good, with the reason (they go to dead letters). */
+  rejected: Array<{ record: SluiceRecord; reason: string; code: string }>;
+}
+
+export interface SinkWriter {
+  write(records: SluiceRecord[]): Promise<void>;
+  /** Makes everything written visible/durable; the unit is done only after this resolves. */
+  commit(): Promise<SinkCommit>;
+  /** Drops anything not yet committed (temp files etc.). */
+  abort(): Promise<void>;
+}
+
+export interface Sink {
+  readonly name: string;
+  openUnit(unit: UnitContext): SinkWriter;
+  close?(): Promise<void>;
+}

@@ -1,0 +1,206 @@
+/**
+ * The pipeline file: a strict zod schema (unknown keys are errors with a suggestion), loaded from
+ * YAML. Paths in the file are resolved against the file's folder, so a pipeline runs the same
+ * from any working directory; paths given on the command line are resolved against the working
+ * directory as usual.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { SluiceError } from './errors.js';
+
+const sourceSchema = z
+  .strictObject({
+    uri: z.string().min(1).describe('A folder path, or s3://bucket/prefix.'),
+    endpoint: z.string().url().optional().describe('S3-compatible endpoint URL (e.g. http://127.0.0.1:9000).'),
+    region: z.string().optional().describe('AWS region for S3 (default: AWS_REGION or us-east-1).'),
+    forcePathStyle: z.boolean().optional().describe('Use path-style S3 URLs (needed by most S3-compatible servers).'),
+    accessKeyId: z.string().optional().describe('Secret reference (env:NAME, file:PATH) for the S3 access key id.'),
+    secretAccessKey: z.string().optional().describe('Secret reference (env:NAME, file:PATH) for the S3 secret key.'),
+    include: z.string().optional().describe('Regular expression a key must match to be read.'),
+    exclude: z.string().optional().describe('Regular expression excluding keys (e.g. CloudTrail-Digest/).'),
+  })
+  .describe('Where the raw logs are.');
+
+const vpcflowFormatSchema = z.strictObject({
+  type: z.literal('vpcflow'),
+  fields: z
+    .string()
+    .optional()
+    .describe('Field order for lines without a header (CloudWatch Logs delivery); default: the v2 default format.'),
+});
+
+export const formatSchema = z
+  .union([z.literal('vpcflow'), vpcflowFormatSchema])
+  .transform((f) => (typeof f === 'string' ? { type: f } : f))
+  .describe('How to decode the objects: a format name or { type, ...options }.');
+
+const filesSinkSchema = z.strictObject({
+  type: z.literal('files'),
+  path: z.string().min(1).describe('Output folder.'),
+  format: z.enum(['ndjson']).default('ndjson').describe('File format of the parts.'),
+  partition: z.enum(['day', 'hour', 'none']).default('day').describe('Partition folders by event time.'),
+  targetSizeMb: z.number().positive().default(64).describe('Target uncompressed size of one part, in MB.'),
+  compression: z.enum(['gzip', 'none']).default('gzip').describe('Compression of NDJSON parts.'),
+  gzipLevel: z.number().int().min(1).max(9).default(6).describe('gzip level (1 = fastest, 9 = smallest).'),
+  idField: z.union([z.string().min(1), z.literal(false)]).default('_id').describe('Field carrying the record id, or false.'),
+});
+
+const stdoutSinkSchema = z.strictObject({
+  type: z.literal('stdout'),
+  idField: z.union([z.string().min(1), z.literal(false)]).default('_id'),
+});
+
+export const sinkSchema = z.discriminatedUnion('type', [filesSinkSchema, stdoutSinkSchema]);
+
+const runtimeSchema = z
+  .strictObject({
+    concurrency: z.number().int().min(1).max(1000).default(20).describe('Units (objects) in flight at once.'),
+    workers: z.number().int().min(0).max(64).optional().describe('Worker threads for CPU work (default: one per core; 0 = main thread).'),
+    state: z.string().default('./.sluice/state.db').describe('Ledger: a SQLite file path.'),
+    deadLetters: z.string().optional().describe('Folder for dead letters (default: <first files sink>/_rejected).'),
+    maxAttempts: z.number().int().min(1).max(100).default(5).describe('Attempts before a unit is dead.'),
+    backoffMs: z.number().int().min(0).default(1000).describe('First retry delay; doubles each attempt.'),
+    maxBackoffMs: z.number().int().min(0).default(60_000).describe('Cap on the retry delay.'),
+    leaseMs: z.number().int().min(1000).default(60_000).describe('How long a unit lease lasts without a heartbeat.'),
+  })
+  .describe('How the work is run.');
+
+export const pipelineSchema = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, . _ - only').describe('Pipeline name; scopes its units in the ledger.'),
+    source: sourceSchema,
+    format: formatSchema,
+    transforms: z.array(z.never()).default([]).describe('Record transforms, applied in order.'),
+    sinks: z.array(sinkSchema).min(1).describe('Where records go; a unit is done when every sink committed.'),
+    runtime: runtimeSchema.default({} as never),
+  })
+  .describe('A Sluice pipeline.');
+
+export type PipelineConfig = z.output<typeof pipelineSchema>;
+export type SinkConfig = z.output<typeof sinkSchema>;
+export type FilesSinkConfig = z.output<typeof filesSinkSchema>;
+export type FormatConfig = z.output<typeof formatSchema>;
+export type SourceConfig = z.output<typeof sourceSchema>;
+export type RuntimeConfig = z.output<typeof runtimeSchema>;
+
+/** Parses and validates a pipeline object; `file` is used in messages and to resolve paths. */
+export function parsePipeline(input: unknown, file = '<pipeline>'): PipelineConfig {
+  const result = pipelineSchema.safeParse(input);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => `  - ${describeIssue(issue)}`);
+    throw new SluiceError(`${file}: invalid pipeline\n${lines.join('\n')}`, {
+      code: 'CONFIG_INVALID',
+      stage: 'config',
+      hint: 'fix the keys listed above; `sluice validate -c <file>` checks a pipeline without running it',
+    });
+  }
+  return resolvePaths(result.data, path.dirname(path.resolve(file)));
+}
+
+/** Reads a YAML (or JSON) pipeline file, reporting syntax errors with their line and column. */
+export function loadPipelineFile(file: string): PipelineConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new SluiceError(`cannot read pipeline file ${file}: ${(err as Error).message}`, {
+      code: 'CONFIG_UNREADABLE',
+      stage: 'config',
+      hint: 'pass the path of a pipeline YAML file with -c',
+    });
+  }
+  const doc = parseDocument(text, { prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0]!;
+    const pos = first.linePos?.[0];
+    const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
+    throw new SluiceError(`${where}: YAML syntax error: ${first.message.split('\n')[0]}`, {
+      code: 'CONFIG_SYNTAX',
+      stage: 'config',
+      hint: 'check indentation and quoting on that line',
+    });
+  }
+  return parsePipeline(doc.toJS(), file);
+}
+
+function resolvePaths(config: PipelineConfig, baseDir: string): PipelineConfig {
+  const resolveLocal = (p: string) => (p.startsWith('s3://') || path.isAbsolute(p) ? p : path.resolve(baseDir, p));
+  return {
+    ...config,
+    source: { ...config.source, uri: resolveLocal(config.source.uri) },
+    sinks: config.sinks.map((s) => (s.type === 'files' ? { ...s, path: resolveLocal(s.path) } : s)),
+    runtime: {
+      ...config.runtime,
+      state: resolveLocal(config.runtime.state),
+      deadLetters: config.runtime.deadLetters === undefined ? undefined : resolveLocal(config.runtime.deadLetters),
+    },
+  };
+}
+
+type Issue = z.core.$ZodIssue;
+
+function describeIssue(issue: Issue): string {
+  const at = issue.path.length ? issue.path.join('.') : '(top level)';
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys
+      .map((key) => {
+        const suggestion = closestKnownKey(key);
+        const keyPath = [...issue.path, key].join('.');
+        return `${keyPath}: unknown key${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`;
+      })
+      .join('\n  - ');
+  }
+  if (issue.code === 'invalid_union' && 'discriminator' in issue) {
+    return `${at}: ${issue.message}`;
+  }
+  return `${at}: ${issue.message}`;
+}
+
+let knownKeys: string[] | undefined;
+
+function closestKnownKey(key: string): string | undefined {
+  knownKeys ??= collectKeys(z.toJSONSchema(pipelineSchema, { io: 'input', unrepresentable: 'any' }));
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1;
+  for (const candidate of knownKeys) {
+    const d = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+function collectKeys(schema: unknown, out = new Set<string>()): string[] {
+  if (Array.isArray(schema)) schema.forEach((s) => collectKeys(s, out));
+  else if (schema && typeof schema === 'object') {
+    const obj = schema as Record<string, unknown>;
+    if (obj.properties && typeof obj.properties === 'object') {
+      for (const k of Object.keys(obj.properties)) out.add(k);
+    }
+    for (const v of Object.values(obj)) collectKeys(v, out);
+  }
+  return [...out];
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** JSON Schema for editors, generated from the zod schema. */
+export function pipelineJsonSchema(): unknown {
+  return z.toJSONSchema(pipelineSchema, { io: 'input', unrepresentable: 'any' });
+}

@@ -1,0 +1,40 @@
+/**
+ * The explicit component registry: every source, format, transform and sink Sluice knows is
+ * listed here by static import, so nothing registers itself as an import side effect and a
+ * bundle (e.g. a Lambda) carries only what the registry it imports names.
+ */
+import type { FormatConfig, PipelineConfig, SinkConfig, SourceConfig } from './config.js';
+import type { Format, Sink, Source, Transform } from './component.js';
+import { SluiceError } from './errors.js';
+import { vpcflowFormat } from '../formats/vpcflow/index.js';
+import { createFilesSink } from '../sinks/files/index.js';
+import { createStdoutSink } from '../sinks/stdout/index.js';
+import { openSource } from '../sources/open-source.js';
+
+export function createFormat(config: FormatConfig): Format {
+  switch (config.type) {
+    case 'vpcflow':
+      return vpcflowFormat('fields' in config ? { fields: config.fields } : {});
+    default:
+      throw new SluiceError(`unknown format "${(config as { type: string }).type}"`, { code: 'UNKNOWN_FORMAT', stage: 'config' });
+  }
+}
+
+export function createSink(config: SinkConfig): Sink {
+  switch (config.type) {
+    case 'files':
+      return createFilesSink(config);
+    case 'stdout':
+      return createStdoutSink(config);
+    default:
+      throw new SluiceError(`unknown sink "${(config as { type: string }).type}"`, { code: 'UNKNOWN_SINK', stage: 'config' });
+  }
+}
+
+export function createTransforms(_config: PipelineConfig['transforms']): Transform[] {
+  return [];
+}
+
+export function createSource(config: SourceConfig): Source {
+  return openSource(config);
+}

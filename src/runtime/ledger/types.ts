@@ -1,0 +1,128 @@
+/**
+ * The ledger is the durable record of every unit of work and the checkpoint of every run. It is a
+ * lease store: a worker leases a unit (owner + expiry + a generation `token`), renews the lease by
+ * heartbeat while working, and may commit the unit's result only while its token is still the
+ * current one. A crashed or frozen worker's lease simply expires and another worker takes the unit
+ * over with a new token; the stale worker's late commit is refused (fencing). One process on one
+ * machine uses the same protocol as a fleet.
+ *
+ * States: pending -> leased -> done
+ *                           -> failed (retry after next_attempt_at) -> leased ...
+ *                           -> dead (after maxAttempts; redrive puts it back to pending)
+ * A lease counts as an attempt when it is taken; a graceful release gives the attempt back.
+ */
+import type { SerializedError } from '../../core/errors.js';
+
+export type UnitState = 'pending' | 'leased' | 'done' | 'failed' | 'dead';
+export const UNIT_STATES: readonly UnitState[] = ['pending', 'leased', 'done', 'failed', 'dead'];
+
+export interface UnitSpec {
+  /** Deterministic id: a hash of pipeline + kind + key + version (etag). */
+  id: string;
+  pipeline: string;
+  kind: 'object' | 'partition';
+  /** Object key or partition name: what a person reads in `status`. */
+  key: string;
+  /** JSON payload the processor needs (object refs, partition bounds). */
+  payload: unknown;
+  /** Bytes, when known: used for progress. */
+  size?: number;
+}
+
+export interface UnitCounts {
+  recordsIn: number;
+  recordsOut: number;
+  recordsRejected: number;
+  recordsFiltered: number;
+}
+
+export interface UnitResult extends UnitCounts {
+  outputs: string[];
+  durationMs: number;
+}
+
+export interface UnitRow extends UnitSpec, UnitCounts {
+  state: UnitState;
+  attempts: number;
+  token: number;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+  nextAttemptAt: number | null;
+  lastError: SerializedError | null;
+  outputs: string[];
+  durationMs: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Lease {
+  unitId: string;
+  owner: string;
+  token: number;
+  expiresAt: number;
+  unit: UnitRow;
+}
+
+export interface RetryPolicy {
+  maxAttempts: number;
+  backoffMs: number;
+  maxBackoffMs: number;
+}
+
+export type FailOutcome = 'retry' | 'dead' | 'fenced';
+
+export interface RunRecord {
+  id: string;
+  pipeline: string;
+  startedAt: number;
+  finishedAt: number | null;
+  /** The JSON run report, once finished. */
+  report: unknown;
+}
+
+export interface ListUnitsQuery {
+  states?: UnitState[];
+  limit?: number;
+  offset?: number;
+}
+
+export interface Ledger {
+  /** Inserts units that are not there yet (by id); existing units are left as they are. */
+  planUnits(units: UnitSpec[]): Promise<{ inserted: number; existing: number }>;
+  /**
+   * Leases the next claimable unit of the pipeline: pending, failed whose retry time has come,
+   * or leased with an expired lease. Increments attempts and the token. Null when none is claimable now.
+   */
+  leaseNextUnit(pipeline: string, owner: string, leaseMs: number): Promise<Lease | null>;
+  /** Extends the lease; false when the lease was lost (expired and taken, or reset). */
+  renewLease(lease: Lease, leaseMs: number): Promise<boolean>;
+  /** Marks the unit done with its result, only if the token is current; false when fenced out. */
+  completeUnit(lease: Lease, result: UnitResult): Promise<boolean>;
+  /** Records a failure: retry later with exponential backoff, or dead after maxAttempts. */
+  failUnit(lease: Lease, error: SerializedError, policy: RetryPolicy & { retryable: boolean }): Promise<FailOutcome>;
+  /** Gives the unit back (pending) without counting the attempt, e.g. on graceful shutdown. */
+  releaseLease(lease: Lease): Promise<void>;
+  /** Expires every lease held by an owner known to be gone (e.g. a dead local process). */
+  expireLeasesOf(owner: string): Promise<number>;
+  /** Distinct owners of currently leased units of a pipeline. */
+  leaseOwners(pipeline: string): Promise<string[]>;
+  /** Puts units in the given states back to pending with attempts reset (full load, redrive). */
+  resetUnits(pipeline: string, states: UnitState[], unitIds?: string[]): Promise<number>;
+  counts(pipeline: string): Promise<Record<UnitState, number>>;
+  /** Earliest time a failed unit becomes claimable again, or null if none waits. */
+  nextRetryAt(pipeline: string): Promise<number | null>;
+  listUnits(pipeline: string, query?: ListUnitsQuery): Promise<UnitRow[]>;
+  getUnit(unitId: string): Promise<UnitRow | null>;
+  /** Current state of each given unit id that exists (ids not in the ledger are absent from the map). */
+  unitStates(unitIds: string[]): Promise<Map<string, UnitState>>;
+  /** Pipelines that have units in this ledger. */
+  pipelines(): Promise<string[]>;
+  startRun(run: { id: string; pipeline: string; startedAt: number }): Promise<void>;
+  finishRun(id: string, finishedAt: number, report: unknown): Promise<void>;
+  listRuns(pipeline?: string, limit?: number): Promise<RunRecord[]>;
+  close(): Promise<void>;
+}
+
+/** Time source, injectable so tests can use a fake clock. */
+export type Clock = () => number;
+export const systemClock: Clock = () => Date.now();

@@ -1,0 +1,41 @@
+/** Worker-thread entry: runs units sent by the pool (see unit-runner.ts) with its own pipeline. */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { PipelineConfig } from '../core/config.js';
+import { toSluiceError } from '../core/errors.js';
+import { buildUnitPipeline, closeUnitPipeline } from './build-pipeline.js';
+import { processUnit } from './process-unit.js';
+import type { FromWorker, ToWorker } from './unit-runner.js';
+
+const port = parentPort!;
+const config = (workerData as { config: PipelineConfig }).config;
+const pipeline = buildUnitPipeline(config);
+const running = new Map<number, AbortController>();
+const send = (msg: FromWorker) => port.postMessage(msg);
+
+port.on('message', (msg: ToWorker) => {
+  if (msg.type === 'abort') {
+    running.get(msg.taskId)?.abort();
+    return;
+  }
+  if (msg.type === 'close') {
+    for (const c of running.values()) c.abort();
+    void closeUnitPipeline(pipeline).finally(() => {
+      send({ type: 'closed' });
+      // Keep-alive sockets of SDK clients would hold the thread open: end it explicitly.
+      process.exit(0);
+    });
+    return;
+  }
+  const controller = new AbortController();
+  running.set(msg.taskId, controller);
+  processUnit(pipeline, msg.unit, {
+    signal: controller.signal,
+    onProgress: (progress) => send({ type: 'progress', taskId: msg.taskId, progress }),
+  }).then(
+    (result) => send({ type: 'done', taskId: msg.taskId, result }),
+    (err) => {
+      const e = toSluiceError(err, 'read');
+      send({ type: 'error', taskId: msg.taskId, error: { ...e.toJSON() } });
+    },
+  ).finally(() => running.delete(msg.taskId));
+});

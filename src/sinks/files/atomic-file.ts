@@ -1,0 +1,78 @@
+/**
+ * Write-aside-then-rename, the way every Sluice output file appears.
+ *
+ * Invariants: a file under its final name is always complete. Content is written to a temp
+ * file in the same folder (so the rename is atomic, never a cross-device copy), fsync'd and
+ * closed; only then is it renamed over the final name, and the folder is fsync'd so the rename
+ * itself survives a power loss. Temp names contain `.sluice-tmp` (sources skip such names) and
+ * start with a dot followed by the final name, so leftovers of a crashed attempt can be found by
+ * the final name's prefix and removed by the next attempt of the same unit.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+
+/** Marker in every temp file name; sources skip names containing it. */
+export const TEMP_MARKER = '.sluice-tmp';
+
+/** Tells this process's temp files from those of processes with the same pid on other hosts. */
+const processTag = `${process.pid}-${randomBytes(3).toString('hex')}`;
+let tempSequence = 0;
+
+/**
+ * A temp path beside `finalPath`, unique to this process and call, so two attempts of the same
+ * unit running at once (a worker presumed dead that is still writing, maybe on another host of
+ * a shared file system) never share a temp file. Temp names never become output names, so they
+ * may differ between runs.
+ */
+export function tempPathFor(finalPath: string): string {
+  tempSequence += 1;
+  return path.join(path.dirname(finalPath), `.${path.basename(finalPath)}${TEMP_MARKER}-${processTag}-${tempSequence}`);
+}
+
+/** fsyncs a folder so renames and deletions in it are durable. */
+export async function fsyncDirectory(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch (err) {
+    // Some platforms (Windows) and file systems cannot open or fsync a folder: nothing to do there.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF' && code !== 'ENOTSUP') throw err;
+  } finally {
+    await handle?.close();
+  }
+}
+
+/**
+ * Creates `dir` (and parents) and returns the folders whose entries changed, that must be
+ * fsync'd for the new folder to survive a power loss: the parent of the first folder created up
+ * to `dir` itself. Empty when `dir` already existed.
+ */
+export async function makeFolder(dir: string): Promise<string[]> {
+  const firstCreated = await mkdir(dir, { recursive: true });
+  if (firstCreated === undefined) return [];
+  const changed: string[] = [];
+  for (let d = dir; ; d = path.dirname(d)) {
+    changed.push(d);
+    if (d === firstCreated || path.dirname(d) === d) break;
+  }
+  changed.push(path.dirname(firstCreated));
+  return changed;
+}
+
+/** Deletes a file, ignoring one that is already gone. */
+export async function removeFile(file: string): Promise<void> {
+  await rm(file, { force: true });
+}
+
+/** Names in `dir`, or none when the folder does not exist. */
+export async function listFolder(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Builds the source a pipeline's `source:` block describes: `s3://...` is a bucket, anything else
+ * (a path or a `file://` URL) a local folder. Credential references are resolved here, once, so
+ * a missing variable fails before any work starts.
+ */
+import { fileURLToPath } from 'node:url';
+import type { Source } from '../core/component.js';
+import type { SourceConfig } from '../core/config.js';
+import { SluiceError } from '../core/errors.js';
+import { resolveSecretRef } from '../runtime/secrets.js';
+import { createDirSource } from './dir/index.js';
+import { createS3Source } from './s3/index.js';
+
+/**
+ * @example
+ * const source = openSource({ uri: 's3://logs/AWSLogs/', accessKeyId: 'env:KEY_ID', secretAccessKey: 'env:SECRET' });
+ */
+export function openSource(config: SourceConfig): Source {
+  const include = compilePattern(config.include, 'include');
+  const exclude = compilePattern(config.exclude, 'exclude');
+  if (config.uri.startsWith('s3://')) {
+    return createS3Source({
+      uri: config.uri,
+      endpoint: config.endpoint,
+      region: config.region,
+      forcePathStyle: config.forcePathStyle,
+      credentials: resolveCredentials(config),
+      include,
+      exclude,
+    });
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(config.uri) && !config.uri.startsWith('file://')) {
+    throw new SluiceError(`source.uri "${config.uri}": unsupported scheme`, {
+      code: 'BAD_SOURCE_URI',
+      stage: 'config',
+      hint: 'use a folder path or s3://bucket/prefix',
+    });
+  }
+  const root = config.uri.startsWith('file://') ? fileURLToPath(config.uri) : config.uri;
+  return createDirSource(root, { include, exclude });
+}
+
+function resolveCredentials(config: SourceConfig): { accessKeyId: string; secretAccessKey: string } | undefined {
+  const { accessKeyId, secretAccessKey } = config;
+  if (accessKeyId === undefined && secretAccessKey === undefined) return undefined;
+  if (accessKeyId === undefined || secretAccessKey === undefined) {
+    throw new SluiceError(`source: ${accessKeyId === undefined ? 'accessKeyId' : 'secretAccessKey'} is missing`, {
+      code: 'CONFIG_INVALID',
+      stage: 'config',
+      hint: 'give both accessKeyId and secretAccessKey, or neither to use the AWS credential chain',
+    });
+  }
+  return { accessKeyId: resolveSecretRef(accessKeyId), secretAccessKey: resolveSecretRef(secretAccessKey) };
+}
+
+function compilePattern(pattern: string | undefined, key: 'include' | 'exclude'): RegExp | undefined {
+  if (pattern === undefined) return undefined;
+  try {
+    return new RegExp(pattern);
+  } catch (err) {
+    throw new SluiceError(`source.${key}: "${pattern}" is not a valid regular expression (${(err as Error).message})`, {
+      code: 'CONFIG_INVALID',
+      stage: 'config',
+      hint: 'JavaScript regular expression syntax; escape literal dots as \\.',
+    });
+  }
+}
