@@ -118,9 +118,10 @@ export function reconcileRunReport(report: SluiceRunReport, expected: { units: n
   return problems;
 }
 
-/** The best peak-RSS figure available: GNU time's exact one, else the polled one. */
+/** The larger of the two peak-RSS figures (they differ by a few pages; be conservative). */
 export function peakRss(run: MeasuredRun): number | undefined {
-  return run.gnuTimeMaxRssBytes ?? run.polledPeakRssBytes;
+  const figures = [run.gnuTimeMaxRssBytes, run.polledPeakRssBytes].filter((v): v is number => v !== undefined);
+  return figures.length > 0 ? Math.max(...figures) : undefined;
 }
 
 function folderBytes(dir: string): number {

@@ -43,7 +43,7 @@ const filesSinkSchema = z.strictObject({
   partition: z.enum(['day', 'hour', 'none']).default('day').describe('Partition folders by event time.'),
   targetSizeMb: z.number().positive().default(64).describe('Target uncompressed size of one part, in MB.'),
   compression: z.enum(['gzip', 'none']).default('gzip').describe('Compression of NDJSON parts.'),
-  gzipLevel: z.number().int().min(1).max(9).default(6).describe('gzip level (1 = fastest, 9 = smallest).'),
+  gzipLevel: z.number().int().min(1).max(9).default(3).describe('gzip level (1 = fastest, 9 = smallest); 3 costs ~2/3 of the CPU of 6 for files ~19% larger.'),
   idField: z.union([z.string().min(1), z.literal(false)]).default('_id').describe('Field carrying the record id, or false.'),
 });
 

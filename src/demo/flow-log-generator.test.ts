@@ -31,12 +31,14 @@ function repoRoot(): string {
 const FIXTURES = path.join(repoRoot(), 'test', 'fixtures');
 const START = Date.UTC(2024, 4, 1, 10, 0, 0) / 1000; // 2024-05-01T10:00:00Z
 
-async function listFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile())
-    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join('/'))
-    .sort();
+/** Keys (relative, `/`-separated) of every file under `dir`, sorted. */
+async function listFiles(dir: string, prefix = ''): Promise<string[]> {
+  const keys: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) keys.push(...(await listFiles(path.join(dir, e.name), `${prefix}${e.name}/`)));
+    else if (e.isFile()) keys.push(`${prefix}${e.name}`);
+  }
+  return keys.sort();
 }
 
 /**
@@ -233,6 +235,25 @@ describe('flowLogLines', () => {
       .filter((r) => r[fields.indexOf('dstaddr')] === nat.privateIp && r[fields.indexOf('pkt-dstaddr')] !== nat.privateIp);
     assert.ok(translated.length > 0);
     for (const r of translated) assert.ok(!r[fields.indexOf('pkt-dstaddr')]!.startsWith('10.'), r.join(' '));
+  });
+
+  it('logs the incident storyline on both ends: web-3 probes SSH (ACCEPT egress, REJECT at the target)', () => {
+    // Prepare
+    const web3 = inventory.interfaces.find((e) => e.name === 'web-3')!;
+    const prod = inventory.vpcs.find((v) => v.name === 'prod')!;
+
+    // Act
+    const probes = flowLogLines({ inventory, seed: 2, start: START, durationS: 3600, lines: 300_000, format: 'v2', vpcId: prod.id })
+      .map((l) => l.split(' '))
+      .filter((r) => r[3] === web3.privateIp && r[6] === '22');
+
+    // Assess
+    const atWeb3 = probes.filter((r) => r[2] === web3.id);
+    const atTargets = probes.filter((r) => r[2] !== web3.id);
+    assert.ok(atWeb3.length > 0 && atTargets.length > 0, `${probes.length} probe lines`);
+    assert.ok(atWeb3.every((r) => r[12] === 'ACCEPT'), 'security groups allow all egress');
+    assert.ok(atTargets.every((r) => r[12] === 'REJECT'), 'targets refuse SSH from web-3');
+    assert.ok(new Set(atTargets.map((r) => r[2])).size >= 3, 'several targets');
   });
 
   it('writes NODATA lines in the shape of the AWS documentation example', () => {

@@ -13,7 +13,7 @@
  *   Conversations never straddle chunks, which keeps the chunk the only state between calls.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -253,7 +253,8 @@ function compileModel(inv: DemoInventory, conversations: Conversation[], options
       replyPacketBytesSpan: s.maxReplyPacketBytes - s.minReplyPacketBytes + 1,
       flags: c.flags === 'none' ? 0 : c.flags === 'short' ? 1 : c.flags === 'long' ? 2 : 3,
     });
-    // Weight by lines in scope so a scope's share of status lines stays what NODATA_SHARE says.
+    // trafficWeight is proportional to the expected traffic lines per pick; the status lines'
+    // weights below are sized against it so they make up NODATA_SHARE / SKIPDATA_SHARE of lines.
     weights.push(c.weight);
     trafficWeight += c.weight * lines.length;
   }
@@ -601,8 +602,13 @@ async function writeOneObject(
   }
   // Written aside and renamed, so a reader listing the folder never sees half an object.
   const partial = `${file}.partial`;
-  await pipeline(Readable.from(chunks(), { objectMode: false }), createGzip({ level, chunkSize: 256 * 1024 }), createWriteStream(partial));
-  await rename(partial, file);
+  try {
+    await pipeline(Readable.from(chunks(), { objectMode: false }), createGzip({ level, chunkSize: 256 * 1024 }), createWriteStream(partial));
+    await rename(partial, file);
+  } catch (err) {
+    await rm(partial, { force: true });
+    throw new Error(`flow-log objects: could not write ${file}: ${(err as Error).message}`, { cause: err });
+  }
   const { size } = await stat(file);
   return { bytes: size, uncompressed: gen.bytesWritten + (headerBytes?.length ?? 0), records: gen.linesWritten };
 }

@@ -16,12 +16,9 @@
 import type { DemoInterface, DemoInventory, DemoPeer, InterfaceRole } from './inventory.js';
 import { Prng } from './prng.js';
 
-export const enum PortSlot {
-  Client = 0,
-  Server = 1,
-  Nat = 2,
-  Zero = 3,
-}
+/** Which of a conversation's ports a line's srcport/dstport shows (indexes into a small array). */
+export const PortSlot = { Client: 0, Server: 1, Nat: 2, Zero: 3 } as const;
+export type PortSlot = (typeof PortSlot)[keyof typeof PortSlot];
 
 export type TcpFlagStyle = 'short' | 'long' | 'none' | 'syn';
 
@@ -189,7 +186,8 @@ export function buildConversations(inv: DemoInventory): Conversation[] {
     options: { rejected?: boolean; viaNat?: boolean; clientPorts?: [number, number]; flags?: TcpFlagStyle } = {},
   ) => {
     const lines: LineSpec[] = [];
-    const portSlots = protocol === 1 ? { c: PortSlot.Zero, s: PortSlot.Zero, n: PortSlot.Zero } : { c: PortSlot.Client, s: PortSlot.Server, n: PortSlot.Nat };
+    const portSlots: Record<'c' | 's' | 'n', PortSlot> =
+      protocol === 1 ? { c: PortSlot.Zero, s: PortSlot.Zero, n: PortSlot.Zero } : { c: PortSlot.Client, s: PortSlot.Server, n: PortSlot.Nat };
     const line = (
       observer: DemoInterface,
       src: Endpoint,

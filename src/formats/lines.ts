@@ -12,15 +12,17 @@
  *   ever cut in two, however the input was chunked: the output depends on the bytes alone, not
  *   on where the chunk boundaries fell. Invalid bytes become U+FFFD, never an exception. A
  *   leading byte-order mark is dropped.
- * - Memory is bounded by `maxLineBytes` plus one decode window, whatever the input: a line longer
- *   than the cap is cut to its first `maxLineBytes` bytes (or characters, when it was already
- *   decoded), the rest of it is read and dropped, and its line number goes into the batch's
- *   `oversized` set so that the format can reject it. The line is still counted.
+ * - Memory is bounded by `maxLineBytes` plus one gathered window and the largest input chunk,
+ *   whatever the input: a line longer than the cap is cut to its first `maxLineBytes` bytes (or
+ *   characters, when it was already decoded), the rest of it is read and dropped, and its line
+ *   number goes into the batch's `oversized` set so that the format can reject it. The line is
+ *   still counted.
  *
- * Speed: chunks are gathered into windows of at least `DECODE_WINDOW_BYTES` (one decoder call and
- * one string per window rather than per chunk, and no quadratic string growth when a stream
- * arrives in tiny pieces); the window is cut at its last newline with `lastIndexOf`; lines are
- * found with `indexOf('\n')` and cut with `slice`. Only the unfinished tail of a window is copied.
+ * Speed: chunks are gathered until at least `GATHER_BYTES` are pending (no per-chunk overhead and
+ * no quadratic string growth when a stream arrives in tiny pieces); the gathered bytes are cut at
+ * their last newline with `lastIndexOf` and decoded in pieces of at most `DECODE_PIECE_BYTES`,
+ * each ending at a newline; lines are found with `indexOf('\n')` and cut with `slice`. Only the
+ * unfinished tail is copied over to the next round.
  */
 
 /** A run of consecutive lines. */
@@ -53,6 +55,9 @@ const GATHER_BYTES = 64 * 1024;
 const DECODE_PIECE_BYTES = 64 * 1024;
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
+// Raw byte counts below allow for the `\r\n` (or a lone `\r`) that is not part of the line, so
+// a line of exactly maxLineBytes is never taken for an over-long one; pushLine measures the rest.
+const CR_LF_BYTES = 2;
 
 const NO_OVERSIZED: ReadonlySet<number> = new Set<number>();
 
@@ -136,7 +141,7 @@ export async function* splitLines(
       if (stop <= pos) {
         // One line longer than a piece: take it alone, or only its head if it is over the cap.
         stop = bytes.indexOf(NEWLINE, pos) + 1;
-        if (stop - pos > maxLineBytes + 1) {
+        if (stop - pos > maxLineBytes + CR_LF_BYTES) {
           pushOversized(decode(bytes.subarray(pos, pos + maxLineBytes)));
           pos = stop;
           if (lines.length >= batchLines) yield takeBatch();
@@ -170,7 +175,7 @@ export async function* splitLines(
     const cut = window.lastIndexOf(NEWLINE) + 1;
     if (cut === 0) {
       // No newline in a whole window: one unfinished line.
-      if (window.length > maxLineBytes) {
+      if (window.length > maxLineBytes + 1) {
         longLineHead = Buffer.from(window.subarray(0, maxLineBytes));
         pending = [];
         pendingBytes = 0;
@@ -196,8 +201,13 @@ export async function* splitLines(
     const cut = rest.lastIndexOf(NEWLINE) + 1;
     yield* scanBytes(rest, cut);
     if (cut < rest.length) {
-      if (rest.length - cut > maxLineBytes) pushOversized(decode(rest.subarray(cut, cut + maxLineBytes)));
-      else pushLine(decode(rest.subarray(cut)));
+      if (rest.length - cut > maxLineBytes + 1) {
+        pushOversized(decode(rest.subarray(cut, cut + maxLineBytes)));
+      } else {
+        const last = decode(rest.subarray(cut));
+        // Empty only when the whole input was a byte-order mark: an empty file, no line.
+        if (last.length > 0) pushLine(last);
+      }
     }
   }
   pending = [];

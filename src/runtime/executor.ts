@@ -9,6 +9,7 @@
  * On abort (Ctrl-C, SIGTERM) it stops leasing, aborts in-flight units and releases their leases
  * without counting the attempt.
  */
+import { setMaxListeners } from 'node:events';
 import type { UnitContext } from '../core/component.js';
 import { SluiceError, toSluiceError } from '../core/errors.js';
 import type { ObjectRef } from '../core/record.js';
@@ -55,8 +56,22 @@ export async function executeUnits(options: ExecuteOptions): Promise<void> {
   const { ledger, pipeline, owner, runner, concurrency, leaseMs, policy, signal, events = {} } = options;
   const clock = options.clock ?? systemClock;
   const inFlight = new Set<Promise<void>>();
+  // Every unit in flight listens for the outer abort: that many listeners are expected, not a leak.
+  if (signal) setMaxListeners(concurrency + 16, signal);
 
   const runOne = async (lease: Lease): Promise<void> => {
+    events.onUnitStart?.(lease);
+    if (lease.unit.attempts > policy.maxAttempts) {
+      // Attempts only grow past the limit through lease takeovers, i.e. the unit's previous
+      // holders died while running it (a unit that crashes its process): stop feeding it to workers.
+      const error = new SluiceError(
+        `unit ${lease.unit.key} was taken over ${lease.unit.attempts - 1} times from workers that stopped while running it`,
+        { code: 'UNIT_ABANDONED', stage: 'ledger', hint: 'check the worker logs for a crash on this object; `sluice retry` redrives it' },
+      );
+      const outcome = await ledger.failUnit(lease, error.toJSON(), { ...policy, retryable: false });
+      events.onUnitFailed?.(lease, error, outcome);
+      return;
+    }
     const controller = new AbortController();
     const onOuterAbort = () => controller.abort(signal?.reason);
     signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -68,8 +83,6 @@ export async function executeUnits(options: ExecuteOptions): Promise<void> {
         () => undefined, // a transient ledger error: the next beat tries again
       );
     }, Math.max(250, Math.floor(leaseMs / 3)));
-    heartbeat.unref?.();
-    events.onUnitStart?.(lease);
     try {
       const result = await runner.run(unitContextOf(lease), {
         signal: controller.signal,

@@ -28,8 +28,9 @@ import { isIpv4At, isIpv6At } from './ip-address.js';
 
 export interface VpcflowOptions {
   /**
-   * Space-separated field names (dashes or underscores) for lines that come before any header,
-   * e.g. a custom format delivered through CloudWatch Logs. Default: the v2 default format.
+   * Space-separated field names (dashes or underscores, optionally written `${name}` as in the
+   * flow log's LogFormat) for lines that come before any header, e.g. a custom format delivered
+   * through CloudWatch Logs. Default: the v2 default format.
    */
   fields?: string;
   /** Passed to the line splitter (line length cap, batch size). */
@@ -187,7 +188,7 @@ function parseRecordLine(
         const c = line.charCodeAt(i);
         const digit = c - 48;
         if (digit >= 0 && digit <= 9) number = number * 10 + digit;
-        else if (c === 32 || (c >= 9 && c <= 13)) break;
+        else if (isSpace(c)) break;
         else digitsOnly = false;
         i++;
       }
@@ -209,7 +210,7 @@ function parseRecordLine(
       i++;
       while (i < n) {
         const c = line.charCodeAt(i);
-        if (c === 32 || (c >= 9 && c <= 13)) break;
+        if (isSpace(c)) break;
         i++;
       }
       if (kind !== SKIP && !(i - tokenFrom === 1 && line.charCodeAt(tokenFrom) === DASH)) {
@@ -233,7 +234,7 @@ function parseRecordLine(
     // Skip the separator run.
     while (i < n) {
       const c = line.charCodeAt(i);
-      if (c !== 32 && (c > 13 || c < 9)) break;
+      if (!isSpace(c)) break;
       i++;
     }
   }
@@ -279,7 +280,7 @@ function fieldCountReason(lineNumber: number, plan: FieldPlan, found: number): s
 function firstNonSpace(line: string): number {
   for (let i = 0; i < line.length; i++) {
     const c = line.charCodeAt(i);
-    if (c !== 32 && (c > 13 || c < 9)) return i;
+    if (!isSpace(c)) return i;
   }
   return -1;
 }
@@ -287,16 +288,26 @@ function firstNonSpace(line: string): number {
 /**
  * The field names if `line` is a header line, else undefined: every token shaped like a field
  * name and at least one of them a known field (so a data line of plain words such as
- * `eni-0abc ingress` is not taken for a header).
+ * `eni-0abc ingress` is not taken for a header). Data lines of custom formats can start with a
+ * lower-case letter (`i-0abc...`), so the shape check runs first, without allocating, and stops
+ * at the first token that cannot be a field name.
  */
 function headerFields(line: string, from: number): string[] | undefined {
-  const tokens = splitOnWhitespace(line, from);
-  let known = false;
-  for (const token of tokens) {
-    if (!isFieldNameShaped(token)) return undefined;
-    if (!known && KNOWN_FIELDS.has(awsFieldName(token))) known = true;
+  const n = line.length;
+  let i = from;
+  while (i < n) {
+    const tokenFrom = i;
+    while (i < n && !isSpace(line.charCodeAt(i))) i++;
+    if (!isFieldNameShaped(line, tokenFrom, i)) return undefined;
+    while (i < n && isSpace(line.charCodeAt(i))) i++;
   }
-  return known ? tokens : undefined;
+  const tokens = splitOnWhitespace(line, from);
+  return tokens.some((token) => KNOWN_FIELDS.has(awsFieldName(token))) ? tokens : undefined;
+}
+
+/** Field separators: space, tab, and the rarer \v \f \r. */
+function isSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13);
 }
 
 function splitOnWhitespace(text: string, from = 0): string[] {
@@ -305,14 +316,14 @@ function splitOnWhitespace(text: string, from = 0): string[] {
   let i = from;
   while (i < n) {
     let c = text.charCodeAt(i);
-    if (c === 32 || (c >= 9 && c <= 13)) {
+    if (isSpace(c)) {
       i++;
       continue;
     }
     const start = i;
     while (i < n) {
       c = text.charCodeAt(i);
-      if (c === 32 || (c >= 9 && c <= 13)) break;
+      if (isSpace(c)) break;
       i++;
     }
     tokens.push(text.slice(start, i));
@@ -336,7 +347,8 @@ function compilePlan(tokens: readonly string[], origin: string, fromHeader: bool
 }
 
 function parseFieldsOption(fields: string): string[] {
-  const tokens = splitOnWhitespace(fields);
+  // Accept the flow log's LogFormat string as AWS shows it (`${version} ${account-id} ...`).
+  const tokens = splitOnWhitespace(fields).map((token) => (token.startsWith('${') && token.endsWith('}') ? token.slice(2, -1) : token));
   const bad = tokens.filter((token) => !isFieldNameShaped(token));
   if (tokens.length === 0 || bad.length > 0) {
     throw new SluiceError(

@@ -10,6 +10,9 @@
  * Invariants:
  * - Nothing appears under a final name before `commit()`: parts are written to temp files
  *   beside their final names, finished and fsync'd, then all renamed, then the folders fsync'd.
+ *   A unit's parts are renamed one by one, so a commit that fails half way (or a crash during
+ *   it) can leave part of the set under final names; the unit is then not done, and its next
+ *   attempt overwrites those files with identical ones and completes the set.
  * - On commit, outputs of an earlier attempt of the same unit that this attempt did not produce
  *   (e.g. a part 0003 when this attempt stopped at 0002) and temp files left by a crashed
  *   attempt are deleted. Limit: only the partition folders this attempt wrote to are searched,
@@ -20,8 +23,9 @@
  * - At most `maxOpenParts` parts are open at once. Opening one more finishes the least recently
  *   used part; a later record for that partition starts the next part number there. Given the
  *   same input order this is as deterministic as everything else.
- * - Memory per unit is bounded by the open parts (each: a 256 KiB line buffer, zlib state and
- *   one output chunk, ≈ 1 MiB), never by the size of the input.
+ * - Memory per unit is bounded by the open parts, never by the size of the input: each holds a
+ *   256 KiB line buffer, up to 1 MiB of input queued in zlib, zlib's state (~256 KiB) and one
+ *   256 KiB output chunk, ≈ 2 MiB at worst; 32 open parts ≈ 60 MiB for one unit at worst.
  * - Calls on one writer are sequential: the runtime awaits each `write` before the next.
  */
 import { rename } from 'node:fs/promises';

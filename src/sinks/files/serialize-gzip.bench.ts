@@ -1,7 +1,7 @@
 /**
  * Throughput of the files sink hot path (serialize + gzip + write) on flow-log-like records of
  * about 400 bytes, at several gzip levels. Run after a build:
- *   node dist/src/sinks/files/serialize-gzip.bench.js [records=1000000]
+ *   node dist/src/sinks/files/serialize-gzip.bench.js [records=1000000] [sink levels, e.g. 0,1,6 (0 = no gzip)]
  * Prints one line per configuration: MB/s of uncompressed NDJSON, records/s, output ratio and
  * CPU seconds (the process total, which includes zlib's thread-pool work). `zlib alone` lines
  * compress already-serialized NDJSON in one call: the cost of each level on one thread.
@@ -17,6 +17,7 @@ import { createFilesSink } from './index.js';
 import { createNdjsonLineEncoder } from './ndjson-line.js';
 
 const total = Number(process.argv[2] ?? 1_000_000);
+const sinkLevels = (process.argv[3] ?? '0,1,3,4,5,6,9').split(',').map(Number);
 const BATCH = 1000;
 const DISTINCT = 20_000;
 
@@ -109,7 +110,9 @@ async function main(): Promise<void> {
 
   // The whole sink: serialize + batch + gzip in the thread pool + write + fsync + rename.
   // Best of three runs per configuration: the machine may be shared.
-  for (const [compression, level] of [['none', 6], ['gzip', 1], ['gzip', 3], ['gzip', 4], ['gzip', 5], ['gzip', 6], ['gzip', 9]] as const) {
+  for (const sinkLevel of sinkLevels) {
+    const compression = sinkLevel === 0 ? 'none' : 'gzip';
+    const level = sinkLevel === 0 ? 6 : sinkLevel;
     let best: { began: bigint; cpu: NodeJS.CpuUsage; written: number; seconds: number } | undefined;
     for (let run = 0; run < 3; run++) {
       const dir = await mkdtemp(path.join(tmpdir(), 'sluice-bench-'));
