@@ -74,7 +74,7 @@ export const pipelineSchema = z
     format: formatSchema,
     transforms: z.array(z.never()).default([]).describe('Record transforms, applied in order.'),
     sinks: z.array(sinkSchema).min(1).describe('Where records go; a unit is done when every sink committed.'),
-    runtime: runtimeSchema.default({} as never),
+    runtime: runtimeSchema.prefault({}),
   })
   .describe('A Sluice pipeline.');
 
@@ -111,12 +111,12 @@ export function loadPipelineFile(file: string): PipelineConfig {
       hint: 'pass the path of a pipeline YAML file with -c',
     });
   }
-  const doc = parseDocument(text, { prettyErrors: false });
+  const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
     const pos = first.linePos?.[0];
     const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
-    throw new SluiceError(`${where}: YAML syntax error: ${first.message.split('\n')[0]}`, {
+    throw new SluiceError(`${where}: YAML syntax error: ${first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, {
       code: 'CONFIG_SYNTAX',
       stage: 'config',
       hint: 'check indentation and quoting on that line',
