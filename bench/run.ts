@@ -29,18 +29,10 @@ import { MiB, round, type BenchOptions, type Scenario, type ScenarioOutcome, typ
 import { demoGenerator } from './scenarios/demo-generator.js';
 import { vpcflowBigObject } from './scenarios/vpcflow-big-object.js';
 import { vpcflowNdjson } from './scenarios/vpcflow-ndjson.js';
+import { repoRoot } from '../src/testing/repo-root.js';
 
 const SCENARIOS: Scenario[] = [vpcflowNdjson, vpcflowBigObject, demoGenerator];
 
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('bench: cannot find the repository root (no package.json above dist/bench)');
-    dir = parent;
-  }
-  return dir;
-}
 
 class UsageError extends Error {}
 

@@ -17,16 +17,8 @@ import {
   type FlowLogFormat,
 } from './flow-log-generator.js';
 import { buildDemoInventory, type DemoInventory } from './inventory.js';
+import { repoRoot } from '../testing/repo-root.js';
 
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('package.json not found above the test file');
-    dir = parent;
-  }
-  return dir;
-}
 
 const FIXTURES = path.join(repoRoot(), 'test', 'fixtures');
 const START = Date.UTC(2024, 4, 1, 10, 0, 0) / 1000; // 2024-05-01T10:00:00Z

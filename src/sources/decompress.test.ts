@@ -6,16 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { SluiceError } from '../core/errors.js';
 import { decompressByMagic, sniffCompression } from './decompress.js';
+import { repoRoot } from '../testing/repo-root.js';
 
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('no package.json above the test file');
-    dir = up;
-  }
-  return dir;
-}
 const constructed = path.join(repoRoot(), 'test/fixtures/constructed');
 
 async function* chunked(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {

@@ -12,16 +12,8 @@ import { startS3Server, type RunningS3Server } from '../../testing/s3-server.js'
 import { decompressByMagic } from '../decompress.js';
 import { keyInWindow } from '../key-dates.js';
 import { createS3Source, parseS3Uri } from './index.js';
+import { repoRoot } from '../../testing/repo-root.js';
 
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('no package.json above the test file');
-    dir = up;
-  }
-  return dir;
-}
 const constructed = path.join(repoRoot(), 'test/fixtures/constructed');
 
 async function listAll(source: Source, window?: TimeWindow): Promise<{ refs: ObjectRef[]; pages: number }> {
