@@ -5,6 +5,9 @@ export interface ProgressState {
   unitsDead: number;
   records: number;
   inFlight: number;
+  /** Compressed bytes read so far and to read in all: the ETA follows bytes, not units, when known. */
+  bytesDone: number;
+  bytesTotal: number;
 }
 
 export function formatCount(n: number): string {
@@ -27,7 +30,15 @@ export function renderProgress(state: ProgressState, elapsedMs: number, width = 
   const filled = Math.round(ratio * width);
   const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
   const rate = elapsedMs > 0 ? (state.records * 1000) / elapsedMs : 0;
-  const eta = finished > 0 && ratio < 1 ? formatDuration((elapsedMs / finished) * (state.unitsTotal - finished)) : '--';
+  const byBytes = state.bytesTotal > 0 && state.bytesDone > 0;
+  const eta =
+    ratio >= 1
+      ? '--'
+      : byBytes
+        ? formatDuration((elapsedMs / state.bytesDone) * Math.max(0, state.bytesTotal - state.bytesDone))
+        : finished > 0
+          ? formatDuration((elapsedMs / finished) * (state.unitsTotal - finished))
+          : '--';
   const dead = state.unitsDead > 0 ? ` · ${state.unitsDead} dead` : '';
   return `${bar} ${finished}/${state.unitsTotal} units${dead} · ${state.inFlight} in flight · ${formatCount(state.records)} records · ${formatCount(rate)}/s · ETA ${eta}`;
 }

@@ -20,6 +20,8 @@ export interface PlanSummary {
   /** Units reset to pending by a full load. */
   reset: number;
   bytes: number;
+  /** Bytes of the units left to do (not already done or dead). */
+  bytesToDo: number;
 }
 
 export interface PlanOptions {
@@ -34,7 +36,7 @@ export interface PlanOptions {
 
 export async function planObjectUnits(options: PlanOptions): Promise<PlanSummary> {
   const { ledger, source, pipeline } = options;
-  const summary: PlanSummary = { total: 0, inserted: 0, alreadyDone: 0, alreadyDead: 0, reset: 0, bytes: 0 };
+  const summary: PlanSummary = { total: 0, inserted: 0, alreadyDone: 0, alreadyDead: 0, reset: 0, bytes: 0, bytesToDo: 0 };
   for await (const page of source.list(options.window)) {
     if (page.length === 0) continue;
     const specs: UnitSpec[] = page.map((ref) => {
@@ -46,6 +48,7 @@ export async function planObjectUnits(options: PlanOptions): Promise<PlanSummary
     summary.inserted += inserted;
     summary.total += specs.length;
     summary.bytes += page.reduce((n, ref) => n + (ref.size ?? 0), 0);
+    let finishedBytes = 0;
     if (inserted < specs.length) {
       const states = await ledger.unitStates(specs.map((s) => s.id));
       const finished = specs.filter((s) => states.get(s.id) === 'done' || states.get(s.id) === 'dead');
@@ -55,9 +58,11 @@ export async function planObjectUnits(options: PlanOptions): Promise<PlanSummary
         for (const s of finished) {
           if (states.get(s.id) === 'done') summary.alreadyDone++;
           else summary.alreadyDead++;
+          finishedBytes += s.size ?? 0;
         }
       }
     }
+    summary.bytesToDo += page.reduce((n, ref) => n + (ref.size ?? 0), 0) - finishedBytes;
     options.onPage?.(summary);
   }
   return summary;

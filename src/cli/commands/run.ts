@@ -45,9 +45,20 @@ export async function runWithProgress(
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const state: ProgressState = { unitsDone: 0, unitsTotal: 0, unitsDead: 0, records: 0, inFlight: 0 };
-  const progressOf = new Map<string, number>();
+  const state: ProgressState = { unitsDone: 0, unitsTotal: 0, unitsDead: 0, records: 0, inFlight: 0, bytesDone: 0, bytesTotal: 0 };
+  const progressOf = new Map<string, { records: number; bytes: number }>();
   let committedRecords = 0;
+  let finishedBytes = 0;
+  const refresh = () => {
+    let records = committedRecords;
+    let bytes = finishedBytes;
+    for (const p of progressOf.values()) {
+      records += p.records;
+      bytes += p.bytes;
+    }
+    state.records = records;
+    state.bytesDone = bytes;
+  };
   const bar = options.progress && process.stderr.isTTY ? new ProgressBar(process.stderr, state) : undefined;
   const say = (fn: () => void) => {
     bar?.clear();
@@ -61,6 +72,7 @@ export async function runWithProgress(
       events: {
         onPlanned(plan) {
           state.unitsTotal = plan.total - plan.alreadyDone - plan.alreadyDead;
+          state.bytesTotal = plan.bytesToDo;
           log.info(
             { pipeline: config.name, units: plan.total, new: plan.inserted, alreadyDone: plan.alreadyDone, reset: plan.reset, bytes: plan.bytes },
             `planned ${plan.total} units from ${config.source.uri}`,
@@ -72,15 +84,16 @@ export async function runWithProgress(
           log.debug({ key: lease.unit.key, attempt: lease.unit.attempts }, 'unit started');
         },
         onUnitProgress(lease, p) {
-          progressOf.set(lease.unitId, p.records);
-          state.records = committedRecords + [...progressOf.values()].reduce((a, b) => a + b, 0);
+          progressOf.set(lease.unitId, p);
+          refresh();
         },
         onUnitDone(lease, result) {
           state.inFlight--;
           state.unitsDone++;
           progressOf.delete(lease.unitId);
           committedRecords += result.recordsIn;
-          state.records = committedRecords + [...progressOf.values()].reduce((a, b) => a + b, 0);
+          finishedBytes += lease.unit.size ?? 0;
+          refresh();
           if (!bar) {
             log.info(
               { key: lease.unit.key, records: result.recordsIn, rejected: result.recordsRejected, ms: result.durationMs },
@@ -91,7 +104,11 @@ export async function runWithProgress(
         onUnitFailed(lease, error, outcome) {
           state.inFlight--;
           progressOf.delete(lease.unitId);
-          if (outcome === 'dead') state.unitsDead++;
+          if (outcome === 'dead') {
+            state.unitsDead++;
+            finishedBytes += lease.unit.size ?? 0;
+          }
+          refresh();
           say(() =>
             log.warn(
               { key: lease.unit.key, attempt: lease.unit.attempts, code: error.code, outcome },
