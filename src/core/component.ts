@@ -52,6 +52,12 @@ export interface Format {
 
 export interface Transform {
   readonly name: string;
+  /**
+   * Loads what the transform needs (lookup tables, connections) once, before any unit. Throwing
+   * here fails the run up front with the error (the runtime also calls it once in the main thread
+   * as a preflight, so an unreachable database stops the run before any work starts).
+   */
+  open?(): Promise<void>;
   /** Returns the batch to pass on (records may be changed, dropped into rejects or filtered). */
   apply(batch: RecordBatch): RecordBatch | Promise<RecordBatch>;
   close?(): Promise<void>;

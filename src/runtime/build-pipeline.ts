@@ -11,14 +11,32 @@ export function deadLetterDirFor(config: PipelineConfig): string {
   return path.join(path.dirname(config.runtime.state), 'dead-letters', config.name);
 }
 
-export function buildUnitPipeline(config: PipelineConfig): UnitPipeline {
-  return {
+/** Builds the components of a pipeline and opens its transforms (tables loaded, connections made). */
+export async function openUnitPipeline(config: PipelineConfig): Promise<UnitPipeline> {
+  const pipeline: UnitPipeline = {
     source: createSource(config.source),
     format: createFormat(config.format),
     transforms: createTransforms(config.transforms),
     sinks: config.sinks.map(createSink),
     deadLetterDir: deadLetterDirFor(config),
   };
+  try {
+    for (const transform of pipeline.transforms) await transform.open?.();
+  } catch (err) {
+    await closeUnitPipeline(pipeline);
+    throw err;
+  }
+  return pipeline;
+}
+
+/** Opens and closes the transforms once, so that a bad table or an unreachable database fails the run before any work. */
+export async function preflightTransforms(config: PipelineConfig): Promise<void> {
+  const transforms = createTransforms(config.transforms);
+  try {
+    for (const transform of transforms) await transform.open?.();
+  } finally {
+    await Promise.allSettled(transforms.map((t) => t.close?.()));
+  }
 }
 
 export async function closeUnitPipeline(pipeline: UnitPipeline): Promise<void> {

@@ -10,7 +10,7 @@ import type { TimeWindow } from '../core/component.js';
 import type { PipelineConfig } from '../core/config.js';
 import type { SluiceError } from '../core/errors.js';
 import { createSource } from '../core/registry.js';
-import { deadLetterDirFor } from './build-pipeline.js';
+import { deadLetterDirFor, preflightTransforms } from './build-pipeline.js';
 import { executeUnits } from './executor.js';
 import type { Clock, FailOutcome, Lease, Ledger, UnitResult } from './ledger/types.js';
 import { systemClock } from './ledger/types.js';
@@ -62,6 +62,7 @@ export function defaultWorkerCount(): number {
 export async function runPipeline(config: PipelineConfig, options: RunOptions = {}): Promise<RunReport> {
   const clock = options.clock ?? systemClock;
   const started = performance.now();
+  await preflightTransforms(config);
   const ledger = options.ledger ?? openSqliteLedger(config.runtime.state, { clock });
   const runId = randomUUID();
   const owner = newOwnerId();

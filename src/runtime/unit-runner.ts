@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import type { UnitContext } from '../core/component.js';
 import type { PipelineConfig } from '../core/config.js';
 import { SluiceError, type SerializedError } from '../core/errors.js';
-import { buildUnitPipeline, closeUnitPipeline } from './build-pipeline.js';
+import { closeUnitPipeline, openUnitPipeline } from './build-pipeline.js';
 import { processUnit, type UnitPipeline, type UnitProgress } from './process-unit.js';
 import type { UnitResult } from './ledger/types.js';
 
@@ -22,14 +22,14 @@ export interface UnitRunner {
 
 /** Runs units in the calling thread. */
 export function createInlineRunner(config: PipelineConfig): UnitRunner {
-  let pipeline: UnitPipeline | undefined;
+  let pipeline: Promise<UnitPipeline> | undefined;
   return {
-    run(unit, options) {
-      pipeline ??= buildUnitPipeline(config);
-      return processUnit(pipeline, unit, options);
+    async run(unit, options) {
+      pipeline ??= openUnitPipeline(config);
+      return processUnit(await pipeline, unit, options);
     },
     async close() {
-      if (pipeline) await closeUnitPipeline(pipeline);
+      if (pipeline) await closeUnitPipeline(await pipeline);
     },
   };
 }

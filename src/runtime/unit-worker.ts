@@ -2,13 +2,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PipelineConfig } from '../core/config.js';
 import { toSluiceError } from '../core/errors.js';
-import { buildUnitPipeline, closeUnitPipeline } from './build-pipeline.js';
+import { closeUnitPipeline, openUnitPipeline } from './build-pipeline.js';
 import { processUnit } from './process-unit.js';
 import type { FromWorker, ToWorker } from './unit-runner.js';
 
 const port = parentPort!;
 const config = (workerData as { config: PipelineConfig }).config;
-const pipeline = buildUnitPipeline(config);
+const pipeline = openUnitPipeline(config);
+// A failure to open is reported by every unit's run (the main thread's preflight normally catches it first).
+pipeline.catch(() => undefined);
 const running = new Map<number, AbortController>();
 const send = (msg: FromWorker) => port.postMessage(msg);
 
@@ -19,7 +21,7 @@ port.on('message', (msg: ToWorker) => {
   }
   if (msg.type === 'close') {
     for (const c of running.values()) c.abort();
-    void closeUnitPipeline(pipeline).finally(() => {
+    void pipeline.then(closeUnitPipeline, () => undefined).finally(() => {
       send({ type: 'closed' });
       // Keep-alive sockets of SDK clients would hold the thread open: end it explicitly.
       process.exit(0);
@@ -28,10 +30,10 @@ port.on('message', (msg: ToWorker) => {
   }
   const controller = new AbortController();
   running.set(msg.taskId, controller);
-  processUnit(pipeline, msg.unit, {
+  pipeline.then((opened) => processUnit(opened, msg.unit, {
     signal: controller.signal,
     onProgress: (progress) => send({ type: 'progress', taskId: msg.taskId, progress }),
-  }).then(
+  })).then(
     (result) => send({ type: 'done', taskId: msg.taskId, result }),
     (err) => {
       const e = toSluiceError(err, 'read');
