@@ -9,6 +9,8 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { SluiceError } from './errors.js';
+import { enrichTransformSchema } from '../transforms/enrich/config.js';
+import { ocsfTransformSchema } from '../transforms/ocsf/config.js';
 
 const sourceSchema = z
   .strictObject({
@@ -52,6 +54,8 @@ const stdoutSinkSchema = z.strictObject({
   idField: z.union([z.string().min(1), z.literal(false)]).default('_id'),
 });
 
+export const transformSchema = z.discriminatedUnion('type', [enrichTransformSchema, ocsfTransformSchema]);
+
 export const sinkSchema = z.discriminatedUnion('type', [filesSinkSchema, stdoutSinkSchema]);
 
 const runtimeSchema = z
@@ -72,7 +76,7 @@ export const pipelineSchema = z
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, . _ - only').describe('Pipeline name; scopes its units in the ledger.'),
     source: sourceSchema,
     format: formatSchema,
-    transforms: z.array(z.never()).default([]).describe('Record transforms, applied in order.'),
+    transforms: z.array(transformSchema).default([]).describe('Record transforms, applied in order.'),
     sinks: z.array(sinkSchema).min(1).describe('Where records go; a unit is done when every sink committed.'),
     runtime: runtimeSchema.prefault({}),
   })
@@ -81,6 +85,7 @@ export const pipelineSchema = z
 export type PipelineConfig = z.output<typeof pipelineSchema>;
 export type SinkConfig = z.output<typeof sinkSchema>;
 export type FilesSinkConfig = z.output<typeof filesSinkSchema>;
+export type TransformConfig = z.output<typeof transformSchema>;
 export type FormatConfig = z.output<typeof formatSchema>;
 export type SourceConfig = z.output<typeof sourceSchema>;
 export type RuntimeConfig = z.output<typeof runtimeSchema>;

@@ -3,13 +3,15 @@
  * listed here by static import, so nothing registers itself as an import side effect and a
  * bundle (e.g. a Lambda) carries only what the registry it imports names.
  */
-import type { FormatConfig, PipelineConfig, SinkConfig, SourceConfig } from './config.js';
+import type { FormatConfig, SinkConfig, SourceConfig, TransformConfig } from './config.js';
 import type { Format, Sink, Source, Transform } from './component.js';
 import { SluiceError } from './errors.js';
 import { vpcflowFormat } from '../formats/vpcflow/index.js';
 import { createFilesSink } from '../sinks/files/index.js';
 import { createStdoutSink } from '../sinks/stdout/index.js';
 import { openSource } from '../sources/open-source.js';
+import { createEnrichTransform } from '../transforms/enrich/index.js';
+import { createOcsfTransform } from '../transforms/ocsf/index.js';
 
 export function createFormat(config: FormatConfig): Format {
   switch (config.type) {
@@ -31,8 +33,19 @@ export function createSink(config: SinkConfig): Sink {
   }
 }
 
-export function createTransforms(_config: PipelineConfig['transforms']): Transform[] {
-  return [];
+export function createTransform(config: TransformConfig): Transform {
+  switch (config.type) {
+    case 'enrich':
+      return createEnrichTransform(config);
+    case 'ocsf':
+      return createOcsfTransform(config);
+    default:
+      throw new SluiceError(`unknown transform "${(config as { type: string }).type}"`, { code: 'UNKNOWN_TRANSFORM', stage: 'config' });
+  }
+}
+
+export function createTransforms(configs: readonly TransformConfig[]): Transform[] {
+  return configs.map(createTransform);
 }
 
 export function createSource(config: SourceConfig): Source {
