@@ -58,11 +58,21 @@ interface PooledWorker {
   alive: boolean;
 }
 
+/**
+ * Units a worker thread runs at once. Decoding is CPU-bound, so more units per thread than this
+ * only add memory (each holds its batches and zlib buffers) without adding throughput; two keep
+ * a thread busy while the other waits on I/O. Units leased beyond that wait here for a slot.
+ */
+const UNITS_PER_WORKER = 2;
 const workerEntry = new URL('./unit-worker.js', import.meta.url);
 
 /** Runs units on a pool of worker threads, each unit on the least busy worker. */
-export function createWorkerPoolRunner(config: PipelineConfig, size: number): UnitRunner {
+export function createWorkerPoolRunner(config: PipelineConfig, size: number, unitsPerWorker = UNITS_PER_WORKER): UnitRunner {
   const tasks = new Map<number, Task>();
+  const waiting: Array<() => void> = [];
+  const startWaiting = () => {
+    while (waiting.length > 0 && workers.some((w) => w.alive && w.inFlight < unitsPerWorker)) waiting.shift()!();
+  };
   const workers: PooledWorker[] = [];
   let nextTaskId = 1;
   let closing = false;
@@ -88,6 +98,7 @@ export function createWorkerPoolRunner(config: PipelineConfig, size: number): Un
       pooled.inFlight--;
       if (msg.type === 'done') task.resolve(msg.result);
       else task.reject(new SluiceError(msg.error.message, msg.error));
+      startWaiting();
     });
     const onDeath = (err?: Error) => {
       if (!pooled.alive) return;
@@ -100,7 +111,10 @@ export function createWorkerPoolRunner(config: PipelineConfig, size: number): Un
         );
       }
       const index = workers.indexOf(pooled);
-      if (index >= 0 && !closing) workers[index] = spawn();
+      if (index >= 0 && !closing) {
+        workers[index] = spawn();
+        startWaiting();
+      }
     };
     pooled.worker.on('error', onDeath);
     pooled.worker.on('exit', (code) => onDeath(code === 0 ? undefined : new Error(`exit code ${code}`)));
@@ -111,15 +125,30 @@ export function createWorkerPoolRunner(config: PipelineConfig, size: number): Un
 
   return {
     run(unit, options) {
-      const target = workers.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
-      const taskId = nextTaskId++;
       return new Promise<UnitResult>((resolve, reject) => {
-        tasks.set(taskId, { resolve, reject, onProgress: options.onProgress, worker: target });
-        target.inFlight++;
-        target.worker.postMessage({ type: 'run', taskId, unit } satisfies ToWorker);
-        options.signal?.addEventListener('abort', () => target.worker.postMessage({ type: 'abort', taskId } satisfies ToWorker), {
-          once: true,
-        });
+        const start = () => {
+          const target = workers.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
+          const taskId = nextTaskId++;
+          tasks.set(taskId, { resolve, reject, onProgress: options.onProgress, worker: target });
+          target.inFlight++;
+          target.worker.postMessage({ type: 'run', taskId, unit } satisfies ToWorker);
+          options.signal?.addEventListener('abort', () => target.worker.postMessage({ type: 'abort', taskId } satisfies ToWorker), {
+            once: true,
+          });
+        };
+        if (workers.some((w) => w.inFlight < unitsPerWorker)) return start();
+        // Every worker is busy: wait for a slot (the unit stays leased; its heartbeat goes on).
+        waiting.push(start);
+        options.signal?.addEventListener(
+          'abort',
+          () => {
+            const index = waiting.indexOf(start);
+            if (index < 0) return;
+            waiting.splice(index, 1);
+            reject(new SluiceError('aborted before it started', { code: 'ABORTED', stage: 'read' }));
+          },
+          { once: true },
+        );
       });
     },
     async close() {
