@@ -122,3 +122,36 @@ function snapshot(dir: string): Record<string, string> {
   for (const f of listFiles(dir).sort()) files[path.relative(dir, f)] = readFileSync(f).toString('base64');
   return files;
 }
+
+describe('engine: an object that changes after it was processed', () => {
+  it('is processed again and its new outputs replace the old ones (no second copy)', async () => {
+    // Prepare
+    const logs = path.join(tmp, 'changing-logs');
+    const out = path.join(tmp, 'changing-out');
+    const key = 'AWSLogs/123456789010/vpcflowlogs/us-east-1/2014/12/14/one.log';
+    const text = readFileSync(fixturePath('aws-docs/vpcflow/v2-default-examples.with-header.log'), 'utf8');
+    place(logs, key, text);
+    const config = parsePipeline({
+      name: 'changing',
+      source: { uri: logs },
+      format: 'vpcflow',
+      sinks: [{ type: 'files', path: out }],
+      runtime: { state: path.join(tmp, 'changing.db'), workers: 0 },
+    });
+    const first = await runPipeline(config);
+
+    // Act: the object is rewritten with one more line.
+    const extra = '2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20642 22 6 20 4249 1418530010 1418530070 ACCEPT OK\n';
+    place(logs, key, text.endsWith('\n') ? text + extra : `${text}\n${extra}`);
+    const second = await runPipeline(config);
+
+    // Assess
+    assert.equal(first.records.out, 7);
+    assert.equal(second.units.done, 1);
+    assert.equal(second.records.out, 8);
+    const counts = idCountsInOutputs(out);
+    assert.equal(counts.size, 8, 'only the new version is in the outputs');
+    assert.ok([...counts.values()].every((n) => n === 1));
+    assert.deepEqual(listFiles(out).map((f) => path.relative(out, f)), first.outputs.map((f) => path.relative(out, f)), 'the same output names');
+  });
+});

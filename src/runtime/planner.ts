@@ -41,7 +41,9 @@ export async function planObjectUnits(options: PlanOptions): Promise<PlanSummary
     if (page.length === 0) continue;
     const specs: UnitSpec[] = page.map((ref) => {
       const id = unitIdFor(pipeline, 'object', ref.key, ref.versionId ?? ref.etag);
-      const payload: UnitPayload = { objects: [ref], outputStem: outputStemFor(ref.key, id) };
+      // Outputs are named after the key alone, so a changed object (new etag, new unit) rewrites
+      // the outputs of its previous version instead of adding a second copy beside them.
+      const payload: UnitPayload = { objects: [ref], outputStem: outputStemFor(ref.key, unitIdFor(pipeline, 'object', ref.key)) };
       return { id, pipeline, kind: 'object', key: ref.key, payload, size: ref.size };
     });
     const { inserted } = await ledger.planUnits(specs);
