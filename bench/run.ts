@@ -29,9 +29,10 @@ import { MiB, round, type BenchOptions, type Scenario, type ScenarioOutcome, typ
 import { demoGenerator } from './scenarios/demo-generator.js';
 import { vpcflowBigObject } from './scenarios/vpcflow-big-object.js';
 import { vpcflowNdjson } from './scenarios/vpcflow-ndjson.js';
+import { ledgerClaims } from './scenarios/ledger-claims.js';
 import { repoRoot } from '../src/testing/repo-root.js';
 
-const SCENARIOS: Scenario[] = [vpcflowNdjson, vpcflowBigObject, demoGenerator];
+const SCENARIOS: Scenario[] = [vpcflowNdjson, vpcflowBigObject, demoGenerator, ledgerClaims];
 
 
 class UsageError extends Error {}

@@ -9,6 +9,9 @@ import { statusCommand } from './commands/status.js';
 import { validateCommand } from './commands/validate.js';
 import { retryCommand } from './commands/retry.js';
 import { demoCommand } from './commands/demo.js';
+import { planCommand } from './commands/plan.js';
+import { workerCommand } from './commands/worker.js';
+import { migrateCommand } from './commands/migrate.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -33,6 +36,40 @@ export function buildProgram(): Command {
     .option('--json', 'print the run report as JSON on stdout')
     .addOption(new Option('--no-progress', 'no progress bar even on a TTY'))
     .action(runCommand);
+
+  program
+    .command('plan')
+    .description('list the source and record its units in the ledger (then run `sluice worker` on any number of machines)')
+    .requiredOption('-c, --config <file>', 'pipeline YAML file')
+    .option('--source <uri>', 'override source.uri (a folder or s3://bucket/prefix)')
+    .option('--state <ledger>', 'override runtime.state (a ledger file, a postgres:// URL, or env:NAME / file:PATH holding one)')
+    .option('--from <date>', 'only objects dated at/after this (YYYY-MM-DD or ISO time, UTC), read from the key')
+    .option('--to <date>', 'only objects dated before this (YYYY-MM-DD is inclusive of that day)')
+    .option('--full-load', 'put units that are already done back to pending')
+    .option('--json', 'print the plan report as JSON on stdout')
+    .action(planCommand);
+
+  program
+    .command('worker')
+    .description('lease and process planned units from the (shared) ledger until none is left; SIGTERM stops gracefully')
+    .requiredOption('-c, --config <file>', 'pipeline YAML file')
+    .option('--source <uri>', 'override source.uri (a folder or s3://bucket/prefix)')
+    .option('--output <path>', 'override the path of the first files sink')
+    .option('--state <ledger>', 'override runtime.state (a ledger file, a postgres:// URL, or env:NAME / file:PATH holding one)')
+    .option('--concurrency <n>', 'override runtime.concurrency (units in flight)', parsePositiveInt)
+    .option('--workers <n>', 'worker threads (default: one per core; 0 = main thread)', parseNonNegativeInt)
+    .option('--follow', 'keep polling for new units instead of stopping when the pipeline is drained')
+    .option('--poll-ms <ms>', 'how often an idle worker looks for units', parsePositiveInt, 1000)
+    .option('--json', 'print the worker report as JSON on stdout')
+    .action(workerCommand);
+
+  program
+    .command('migrate')
+    .description('create or upgrade the ledger schema (workers also do it on start)')
+    .option('-c, --config <file>', 'pipeline YAML file (its runtime.state is used)')
+    .option('--state <ledger>', 'a ledger file, a postgres:// URL, or env:NAME / file:PATH holding one')
+    .option('--json', 'print as JSON')
+    .action(migrateCommand);
 
   program
     .command('status')

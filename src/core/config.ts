@@ -9,8 +9,10 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { SluiceError } from './errors.js';
-import { enrichTransformSchema } from '../transforms/enrich/config.js';
+import { enrichTransformSchema, resolveEnrichPaths } from '../transforms/enrich/config.js';
 import { ocsfTransformSchema } from '../transforms/ocsf/config.js';
+import { httpSinkSchema } from '../sinks/http/config.js';
+import { elasticsearchSinkSchema, opensearchSinkSchema } from '../sinks/opensearch/config.js';
 
 const sourceSchema = z
   .strictObject({
@@ -33,20 +35,44 @@ const vpcflowFormatSchema = z.strictObject({
     .describe('Field order for lines without a header (CloudWatch Logs delivery); default: the v2 default format.'),
 });
 
+const cloudtrailFormatSchema = z.strictObject({
+  type: z.literal('cloudtrail'),
+  mode: z
+    .enum(['auto', 'records', 'ndjson'])
+    .optional()
+    .describe('records: {"Records":[...]} delivery files; ndjson: one event per line; auto (default): told apart by the first bytes.'),
+  maxRecordMb: z.number().positive().max(1024).optional().describe('Largest single record kept, in MiB (default 32); larger ones are rejected.'),
+});
+
+const s3accessFormatSchema = z.strictObject({ type: z.literal('s3access') });
+const albFormatSchema = z.strictObject({ type: z.literal('alb') });
+
 export const formatSchema = z
-  .union([z.literal('vpcflow'), vpcflowFormatSchema])
+  .union([
+    z.literal('vpcflow'), vpcflowFormatSchema,
+    z.literal('cloudtrail'), cloudtrailFormatSchema,
+    z.literal('s3access'), s3accessFormatSchema,
+    z.literal('alb'), albFormatSchema,
+  ])
   .transform((f) => (typeof f === 'string' ? { type: f } : f))
   .describe('How to decode the objects: a format name or { type, ...options }.');
 
 const filesSinkSchema = z.strictObject({
   type: z.literal('files'),
   path: z.string().min(1).describe('Output folder.'),
-  format: z.enum(['ndjson']).default('ndjson').describe('File format of the parts.'),
-  partition: z.enum(['day', 'hour', 'none']).default('day').describe('Partition folders by event time.'),
-  targetSizeMb: z.number().positive().default(64).describe('Target uncompressed size of one part, in MB.'),
+  format: z.enum(['ndjson', 'parquet']).default('ndjson').describe('File format of the parts.'),
+  layout: z.enum(['date', 'security-lake']).default('date').describe('Folders: date = event-time partitions (see partition); security-lake = region=<r>/accountId=<a>/eventDay=<yyyymmdd>/, one OCSF class per file.'),
+  partition: z.enum(['day', 'hour', 'none']).default('day').describe('Partition folders by event time (layout: date).'),
+  targetSizeMb: z.number().positive().default(64).describe('Target size of one part in MB: uncompressed bytes for NDJSON, file bytes for Parquet.'),
   compression: z.enum(['gzip', 'none']).default('gzip').describe('Compression of NDJSON parts.'),
   gzipLevel: z.number().int().min(1).max(9).default(3).describe('gzip level (1 = fastest, 9 = smallest); 3 costs ~2/3 of the CPU of 6 for files ~19% larger.'),
+  parquetCompression: z.enum(['snappy', 'zstd', 'gzip', 'none']).default('snappy').describe('Compression of Parquet column chunks (zstd needs Node 22.15 or later).'),
+  rowGroupRows: z.number().int().min(1).max(10_000_000).default(65_536).describe('Rows per Parquet row group, at most (a row group is also cut at ~64 MB of buffered data).'),
+  schema: z.enum(['inferred']).default('inferred').describe("Parquet schema: inferred from each part's first records (values that do not fit go to the _overflow JSON column)."),
   idField: z.union([z.string().min(1), z.literal(false)]).default('_id').describe('Field carrying the record id, or false.'),
+}).refine((s) => s.layout !== 'security-lake' || s.partition === 'day', {
+  message: 'layout security-lake always partitions by eventDay: remove `partition` or set it to day',
+  path: ['partition'],
 });
 
 const stdoutSinkSchema = z.strictObject({
@@ -56,18 +82,22 @@ const stdoutSinkSchema = z.strictObject({
 
 export const transformSchema = z.discriminatedUnion('type', [enrichTransformSchema, ocsfTransformSchema]);
 
-export const sinkSchema = z.discriminatedUnion('type', [filesSinkSchema, stdoutSinkSchema]);
+export const sinkSchema = z.discriminatedUnion('type', [filesSinkSchema, stdoutSinkSchema, opensearchSinkSchema, elasticsearchSinkSchema, httpSinkSchema]);
 
 const runtimeSchema = z
   .strictObject({
     concurrency: z.number().int().min(1).max(1000).default(20).describe('Units (objects) in flight at once.'),
     workers: z.number().int().min(0).max(64).optional().describe('Worker threads for CPU work (default: one per core; 0 = main thread).'),
-    state: z.string().default('./.sluice/state.db').describe('Ledger: a SQLite file path.'),
+    state: z
+      .string()
+      .default('./.sluice/state.db')
+      .describe('Ledger: a SQLite file path, or a postgres:// URL shared by a fleet of workers (best as an env:NAME or file:PATH reference, since it holds the password).'),
     deadLetters: z.string().optional().describe('Folder for dead letters (default: <first files sink>/_rejected).'),
     maxAttempts: z.number().int().min(1).max(100).default(5).describe('Attempts before a unit is dead.'),
     backoffMs: z.number().int().min(0).default(1000).describe('First retry delay; doubles each attempt.'),
     maxBackoffMs: z.number().int().min(0).default(60_000).describe('Cap on the retry delay.'),
     leaseMs: z.number().int().min(1000).default(60_000).describe('How long a unit lease lasts without a heartbeat.'),
+    literalSecrets: z.boolean().default(false).describe('Allow passwords, keys and tokens written literally in this file (tests only); otherwise `sluice validate` refuses them.'),
   })
   .describe('How the work is run.');
 
@@ -135,10 +165,14 @@ function resolvePaths(config: PipelineConfig, baseDir: string): PipelineConfig {
   return {
     ...config,
     source: { ...config.source, uri: resolveLocal(config.source.uri) },
-    sinks: config.sinks.map((s) => (s.type === 'files' ? { ...s, path: resolveLocal(s.path) } : s)),
+    sinks: config.sinks.map((s) =>
+      s.type === 'files' ? { ...s, path: resolveLocal(s.path) } : 'tls' in s && s.tls?.ca !== undefined ? { ...s, tls: { ...s.tls, ca: resolveLocal(s.tls.ca) } } : s,
+    ),
+    transforms: config.transforms.map((t) => (t.type === 'enrich' ? resolveEnrichPaths(t, resolveLocal) : t)),
     runtime: {
       ...config.runtime,
-      state: resolveLocal(config.runtime.state),
+      // A database URL or a secret reference to one is not a path.
+      state: /^(postgres(ql)?:\/\/|env:|file:)/i.test(config.runtime.state) ? config.runtime.state : resolveLocal(config.runtime.state),
       deadLetters: config.runtime.deadLetters === undefined ? undefined : resolveLocal(config.runtime.deadLetters),
     },
   };

@@ -7,8 +7,13 @@ import type { FormatConfig, SinkConfig, SourceConfig, TransformConfig } from './
 import type { Format, Sink, Source, Transform } from './component.js';
 import { SluiceError } from './errors.js';
 import { vpcflowFormat } from '../formats/vpcflow/index.js';
+import { cloudtrailFormat } from '../formats/cloudtrail/index.js';
+import { s3accessFormat } from '../formats/s3access/index.js';
+import { albFormat } from '../formats/alb/index.js';
 import { createFilesSink } from '../sinks/files/index.js';
 import { createStdoutSink } from '../sinks/stdout/index.js';
+import { createHttpSink } from '../sinks/http/index.js';
+import { createBulkSink } from '../sinks/opensearch/index.js';
 import { openSource } from '../sources/open-source.js';
 import { createEnrichTransform } from '../transforms/enrich/index.js';
 import { createOcsfTransform } from '../transforms/ocsf/index.js';
@@ -17,6 +22,15 @@ export function createFormat(config: FormatConfig): Format {
   switch (config.type) {
     case 'vpcflow':
       return vpcflowFormat('fields' in config ? { fields: config.fields } : {});
+    case 'cloudtrail':
+      return cloudtrailFormat({
+        mode: 'mode' in config ? config.mode : undefined,
+        maxRecordBytes: 'maxRecordMb' in config && config.maxRecordMb !== undefined ? Math.round(config.maxRecordMb * 1024 * 1024) : undefined,
+      });
+    case 's3access':
+      return s3accessFormat();
+    case 'alb':
+      return albFormat();
     default:
       throw new SluiceError(`unknown format "${(config as { type: string }).type}"`, { code: 'UNKNOWN_FORMAT', stage: 'config' });
   }
@@ -28,6 +42,11 @@ export function createSink(config: SinkConfig): Sink {
       return createFilesSink(config);
     case 'stdout':
       return createStdoutSink(config);
+    case 'opensearch':
+    case 'elasticsearch':
+      return createBulkSink(config);
+    case 'http':
+      return createHttpSink(config);
     default:
       throw new SluiceError(`unknown sink "${(config as { type: string }).type}"`, { code: 'UNKNOWN_SINK', stage: 'config' });
   }

@@ -2,13 +2,16 @@ import path from 'node:path';
 import type { PipelineConfig } from '../core/config.js';
 import { createFormat, createSink, createSource, createTransforms } from '../core/registry.js';
 import type { UnitPipeline } from './process-unit.js';
+import { isLedgerReference } from './ledger/open-ledger.js';
 
 /** Where rejected lines and records go: runtime.deadLetters, else `<first files sink>/_rejected`, else beside the ledger. */
 export function deadLetterDirFor(config: PipelineConfig): string {
   if (config.runtime.deadLetters) return config.runtime.deadLetters;
   const files = config.sinks.find((s) => s.type === 'files');
   if (files && files.type === 'files') return path.join(files.path, '_rejected');
-  return path.join(path.dirname(config.runtime.state), 'dead-letters', config.name);
+  // A database ledger has no folder to sit beside: fall back to the working directory.
+  const beside = isLedgerReference(config.runtime.state) ? path.resolve('.sluice') : path.dirname(config.runtime.state);
+  return path.join(beside, 'dead-letters', config.name);
 }
 
 /** Builds the components of a pipeline and opens its transforms (tables loaded, connections made). */

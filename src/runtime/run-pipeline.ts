@@ -3,6 +3,10 @@
  * them with bounded concurrency on worker threads, and return the run report. The ledger is the
  * checkpoint: a second call with the same pipeline skips units that are done, and resumes the
  * rest, whatever happened to the previous process.
+ *
+ * A run is the two halves a fleet runs apart: `planPipeline` (what `sluice plan` does once) and
+ * `workPipeline` (what each `sluice worker` does: lease, process, commit, until nothing is left).
+ * Both only talk to the ledger, so they may run in different processes on different machines.
  */
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
@@ -11,14 +15,14 @@ import type { PipelineConfig } from '../core/config.js';
 import type { SluiceError } from '../core/errors.js';
 import { createSource } from '../core/registry.js';
 import { deadLetterDirFor, preflightTransforms } from './build-pipeline.js';
-import { executeUnits } from './executor.js';
+import { executeUnits, type ExecutorEvents } from './executor.js';
 import type { Clock, FailOutcome, Lease, Ledger, UnitResult } from './ledger/types.js';
 import { systemClock } from './ledger/types.js';
-import { openSqliteLedger } from './ledger/sqlite.js';
+import { openLedger } from './ledger/open-ledger.js';
 import { newOwnerId, reclaimLeasesOfDeadLocalOwners } from './owner.js';
 import { planObjectUnits, type PlanSummary } from './planner.js';
 import type { UnitProgress } from './process-unit.js';
-import { createUnitRunner } from './unit-runner.js';
+import { createUnitRunner, type UnitRunner } from './unit-runner.js';
 
 export interface RunReport {
   pipeline: string;
@@ -59,11 +63,208 @@ export function defaultWorkerCount(): number {
   return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
 }
 
+export interface PlanPipelineOptions {
+  ledger: Ledger;
+  window?: TimeWindow;
+  /** Redo units that are done (or dead) instead of skipping them. */
+  fullLoad?: boolean;
+  /** Called after each listed page is in the ledger, with the running totals. */
+  onPage?(summary: PlanSummary): void;
+}
+
+/**
+ * Lists the pipeline's source page by page and inserts its units in batches: memory is bounded by
+ * the page size, and planning again (after an interruption, or from a second planner at the same
+ * time) inserts only what is missing.
+ *
+ * @example
+ * const plan = await planPipeline(config, { ledger });
+ * console.log(`${plan.inserted} new units of ${plan.total}`);
+ */
+export async function planPipeline(config: PipelineConfig, options: PlanPipelineOptions): Promise<PlanSummary> {
+  const source = createSource(config.source);
+  try {
+    return await planObjectUnits({
+      ledger: options.ledger,
+      source,
+      pipeline: config.name,
+      window: options.window,
+      fullLoad: options.fullLoad,
+      onPage: options.onPage,
+    });
+  } finally {
+    await source.close?.();
+  }
+}
+
+export interface WorkEvents extends ExecutorEvents {
+  /** Nothing claimable now; waiting `pollMs` because other workers hold leases, or to follow new units. */
+  onIdle?(info: { othersHoldingLeases: number }): void;
+}
+
+export interface WorkOptions {
+  ledger: Ledger;
+  /** Lease owner and worker id (default: a new `host/pid/nonce`). */
+  owner?: string;
+  /** An already started runner (runPipeline starts its threads before planning); otherwise one is made and closed. */
+  runner?: UnitRunner;
+  signal?: AbortSignal;
+  clock?: Clock;
+  events?: WorkEvents;
+  /** Keep polling for new units once the pipeline is drained, until the signal aborts (`--follow`). */
+  follow?: boolean;
+  /**
+   * Do not stop while other workers hold leases: one of them may stop (crash, freeze) and its
+   * units must then be taken over when its lease expires. What a fleet worker wants.
+   */
+  waitForOtherWorkers?: boolean;
+  /** How often an idle worker looks again (default 1 s). */
+  pollMs?: number;
+  /** Expire leases of dead local processes before starting (default true). */
+  reclaimAtStart?: boolean;
+}
+
+export interface WorkSummary {
+  pipeline: string;
+  owner: string;
+  units: { done: number; retried: number; dead: number; fenced: number };
+  records: { in: number; out: number; rejected: number; filtered: number };
+  bytesRead: number;
+  outputs: number;
+  interrupted: boolean;
+}
+
+/**
+ * Leases units of the pipeline and runs them with the configured concurrency, worker threads and
+ * sinks until none is left (or, with `follow`, until the signal aborts). On abort it stops
+ * leasing, aborts the units in flight and releases their leases. While it works it beats in the
+ * ledger's worker registry, which is what `status` shows per worker.
+ */
+export async function workPipeline(config: PipelineConfig, options: WorkOptions): Promise<WorkSummary> {
+  const { ledger, signal } = options;
+  const clock = options.clock ?? systemClock;
+  const owner = options.owner ?? newOwnerId();
+  const events = options.events ?? {};
+  const pollMs = options.pollMs ?? 1_000;
+  const summary: WorkSummary = {
+    pipeline: config.name,
+    owner,
+    units: { done: 0, retried: 0, dead: 0, fenced: 0 },
+    records: { in: 0, out: 0, rejected: 0, filtered: 0 },
+    bytesRead: 0,
+    outputs: 0,
+    interrupted: false,
+  };
+  let inFlight = 0;
+  const runner = options.runner ?? createUnitRunner(config, config.runtime.workers ?? defaultWorkerCount());
+  const registration = startWorkerBeats(ledger, config, owner, clock, () => inFlight);
+  try {
+    if (options.reclaimAtStart !== false) await reclaimLeasesOfDeadLocalOwners(ledger, config.name, owner);
+    for (;;) {
+      await executeUnits({
+        ledger,
+        pipeline: config.name,
+        owner,
+        runner,
+        concurrency: config.runtime.concurrency,
+        leaseMs: config.runtime.leaseMs,
+        policy: { maxAttempts: config.runtime.maxAttempts, backoffMs: config.runtime.backoffMs, maxBackoffMs: config.runtime.maxBackoffMs },
+        clock,
+        signal,
+        events: {
+          onUnitProgress: events.onUnitProgress,
+          onWaitingForRetry: events.onWaitingForRetry,
+          onUnitStart(lease) {
+            inFlight++;
+            events.onUnitStart?.(lease);
+          },
+          onUnitDone(lease, result) {
+            inFlight--;
+            summary.units.done++;
+            summary.records.in += result.recordsIn;
+            summary.records.out += result.recordsOut;
+            summary.records.rejected += result.recordsRejected;
+            summary.records.filtered += result.recordsFiltered;
+            summary.bytesRead += lease.unit.size ?? 0;
+            summary.outputs += result.outputs.length;
+            events.onUnitDone?.(lease, result);
+          },
+          onUnitFailed(lease, error, outcome) {
+            inFlight--;
+            if (outcome === 'retry') summary.units.retried++;
+            if (outcome === 'dead') summary.units.dead++;
+            if (outcome === 'fenced') summary.units.fenced++;
+            events.onUnitFailed?.(lease, error, outcome);
+          },
+          onUnitFenced(lease) {
+            inFlight--;
+            summary.units.fenced++;
+            events.onUnitFenced?.(lease);
+          },
+        },
+      });
+      if (signal?.aborted || (!options.follow && !options.waitForOtherWorkers)) break;
+      const others = (await ledger.leaseOwners(config.name)).filter((o) => o !== owner);
+      if (others.length === 0 && !options.follow) break;
+      // A crashed worker on this machine need not wait for its leases to expire.
+      if (others.length > 0 && (await reclaimLeasesOfDeadLocalOwners(ledger, config.name, owner)) > 0) continue;
+      events.onIdle?.({ othersHoldingLeases: others.length });
+      await sleep(pollMs, signal);
+    }
+  } finally {
+    await registration.stop();
+    if (!options.runner) await runner.close();
+  }
+  summary.interrupted = signal?.aborted ?? false;
+  return summary;
+}
+
+/**
+ * Beats in the worker registry now, every third of a lease (1–10 s) while working, and a last
+ * time on stop. Beats are best effort: a missed one only makes `status` look older.
+ */
+function startWorkerBeats(
+  ledger: Ledger,
+  config: PipelineConfig,
+  owner: string,
+  clock: Clock,
+  unitsInFlight: () => number,
+): { stop(): Promise<void> } {
+  const base = { id: owner, pipeline: config.name, host: os.hostname(), pid: process.pid, startedAt: clock() };
+  const beat = (stopped: boolean) =>
+    ledger.recordWorker({ ...base, unitsInFlight: stopped ? 0 : Math.max(0, unitsInFlight()), stopped }).catch(() => undefined);
+  let pending = beat(false);
+  const timer = setInterval(() => {
+    pending = pending.then(() => beat(false));
+  }, Math.min(10_000, Math.max(1_000, Math.floor(config.runtime.leaseMs / 3))));
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await pending;
+      await beat(true);
+    },
+  };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
 export async function runPipeline(config: PipelineConfig, options: RunOptions = {}): Promise<RunReport> {
   const clock = options.clock ?? systemClock;
   const started = performance.now();
   await preflightTransforms(config);
-  const ledger = options.ledger ?? openSqliteLedger(config.runtime.state, { clock });
+  const ledger = options.ledger ?? (await openLedger(config.runtime.state, { clock }));
   const runId = randomUUID();
   const owner = newOwnerId();
   const events = options.events ?? {};
@@ -86,29 +287,19 @@ export async function runPipeline(config: PipelineConfig, options: RunOptions = 
     await ledger.startRun({ id: runId, pipeline: config.name, startedAt: clock() });
     await reclaimLeasesOfDeadLocalOwners(ledger, config.name, owner);
 
-    const source = createSource(config.source);
-    let plan: PlanSummary;
-    try {
-      plan = await planObjectUnits({ ledger, source, pipeline: config.name, window: options.window, fullLoad: options.fullLoad });
-    } finally {
-      await source.close?.();
-    }
+    const plan = await planPipeline(config, { ledger, window: options.window, fullLoad: options.fullLoad });
     report.units.total = plan.total;
     report.units.skipped = plan.alreadyDone;
     report.bytesRead = 0;
     events.onPlanned?.(plan);
 
-    const deadThisRun = new Set<string>();
-    await executeUnits({
+    await workPipeline(config, {
       ledger,
-      pipeline: config.name,
       owner,
       runner,
-      concurrency: config.runtime.concurrency,
-      leaseMs: config.runtime.leaseMs,
-      policy: { maxAttempts: config.runtime.maxAttempts, backoffMs: config.runtime.backoffMs, maxBackoffMs: config.runtime.maxBackoffMs },
       clock,
       signal: options.signal,
+      reclaimAtStart: false,
       events: {
         onUnitStart: events.onUnitStart,
         onUnitProgress: events.onUnitProgress,
@@ -125,7 +316,6 @@ export async function runPipeline(config: PipelineConfig, options: RunOptions = 
         },
         onUnitFailed(lease, error, outcome) {
           if (outcome === 'retry') report.units.retried++;
-          if (outcome === 'dead') deadThisRun.add(lease.unitId);
           events.onUnitFailed?.(lease, error, outcome);
         },
       },

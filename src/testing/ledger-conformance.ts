@@ -629,6 +629,36 @@ export function runLedgerConformance(name: string, makeLedger: (clock: FakeClock
         }));
     });
 
+    describe('worker registry', () => {
+      it('records worker heartbeats per pipeline, newest first, and marks a worker that stopped', () =>
+        withLedger(async ({ ledger, clock, pipeline }) => {
+          // Prepare
+          const startedAt = clock.now();
+          const beat = (id: string, unitsInFlight: number, stopped?: boolean) =>
+            ledger.recordWorker({ id, pipeline, host: id.split('/')[0]!, pid: Number(id.split('/')[1]), startedAt, unitsInFlight, stopped });
+          await beat('host-a/101/aa', 0);
+          clock.advance(1_000);
+          await beat('host-b/202/bb', 3);
+          await ledger.recordWorker({ id: 'host-c/303/cc', pipeline: `${pipeline}-other`, host: 'host-c', pid: 303, startedAt, unitsInFlight: 1 });
+
+          // Act
+          clock.advance(1_000);
+          await beat('host-a/101/aa', 2);
+          clock.advance(500);
+          await beat('host-b/202/bb', 0, true);
+          const workers = await ledger.listWorkers(pipeline);
+          const newest = await ledger.listWorkers(pipeline, 1);
+
+          // Assess
+          assert.deepEqual(workers, [
+            { id: 'host-b/202/bb', pipeline, host: 'host-b', pid: 202, startedAt, lastHeartbeatAt: clock.now(), unitsInFlight: 0, stoppedAt: clock.now() },
+            { id: 'host-a/101/aa', pipeline, host: 'host-a', pid: 101, startedAt, lastHeartbeatAt: clock.now() - 500, unitsInFlight: 2, stoppedAt: null },
+          ]);
+          assert.deepEqual(newest.map((w) => w.id), ['host-b/202/bb']);
+          assert.deepEqual((await ledger.listWorkers(`${pipeline}-other`)).map((w) => w.unitsInFlight), [1]);
+        }));
+    });
+
     describe('runs', () => {
       it('records runs and their reports, newest first, per pipeline', () =>
         withLedger(async ({ ledger, clock, pipeline }) => {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { loadPipelineFile, type PipelineConfig } from '../../core/config.js';
 import { SluiceError } from '../../core/errors.js';
+import { isLedgerReference } from '../../runtime/ledger/open-ledger.js';
 
 export interface ConfigOverrides {
   config: string;
@@ -27,7 +28,7 @@ export function loadConfigWithOverrides(opts: ConfigOverrides): PipelineConfig {
     }
     config.sinks[index] = { ...config.sinks[index]!, path: local(opts.output) } as PipelineConfig['sinks'][number];
   }
-  if (opts.state) config.runtime = { ...config.runtime, state: local(opts.state) };
+  if (opts.state) config.runtime = { ...config.runtime, state: isLedgerReference(opts.state) ? opts.state : local(opts.state) };
   if (opts.concurrency !== undefined) config.runtime = { ...config.runtime, concurrency: opts.concurrency };
   if (opts.workers !== undefined) config.runtime = { ...config.runtime, workers: opts.workers };
   return config;

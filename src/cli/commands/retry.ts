@@ -1,6 +1,7 @@
-import { openSqliteLedger } from '../../runtime/ledger/sqlite.js';
+import { openLedger } from '../../runtime/ledger/open-ledger.js';
 import { finish, runWithProgress } from './run.js';
 import { loadConfigWithOverrides } from './load-config.js';
+import { stateFromOption } from './open-ledger.js';
 
 export interface RetryFlags {
   config: string;
@@ -11,8 +12,9 @@ export interface RetryFlags {
 }
 
 export async function retryCommand(flags: RetryFlags): Promise<void> {
-  const config = loadConfigWithOverrides({ config: flags.config, state: flags.state });
-  const ledger = openSqliteLedger(config.runtime.state);
+  const config = loadConfigWithOverrides({ config: flags.config });
+  if (flags.state) config.runtime = { ...config.runtime, state: stateFromOption(flags.state) };
+  const ledger = await openLedger(config.runtime.state);
   let redriven: number;
   try {
     let ids: string[] | undefined;

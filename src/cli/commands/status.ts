@@ -1,8 +1,8 @@
-import path from 'node:path';
 import { loadPipelineFile } from '../../core/config.js';
 import { SluiceError } from '../../core/errors.js';
-import { UNIT_STATES, type Ledger, type UnitRow } from '../../runtime/ledger/types.js';
-import { openExistingLedger } from './open-ledger.js';
+import { describeLedger } from '../../runtime/ledger/open-ledger.js';
+import { UNIT_STATES, type Ledger, type UnitRow, type WorkerRow } from '../../runtime/ledger/types.js';
+import { openExistingLedger, stateFromOption } from './open-ledger.js';
 
 export interface StatusFlags {
   config?: string;
@@ -17,9 +17,42 @@ export interface PipelineStatus {
   dead: Array<{ key: string; attempts: number; code: string; error: string }>;
   failed: Array<{ key: string; attempts: number; nextAttemptAt: string | null; error: string }>;
   runs: Array<{ id: string; startedAt: string; finishedAt: string | null; summary: unknown }>;
+  /** The most recently heard-from workers (the fleet's `sluice worker` processes, and `sluice run`). */
+  workers: WorkerStatus[];
 }
 
-export async function collectStatus(ledger: Ledger, pipeline: string): Promise<PipelineStatus> {
+export interface WorkerStatus {
+  id: string;
+  host: string;
+  pid: number;
+  unitsInFlight: number;
+  startedAt: string;
+  lastHeartbeat: string;
+  /** running: beating; stopped: said goodbye; silent: no beat for a minute (killed, frozen, cut off). */
+  state: 'running' | 'stopped' | 'silent';
+}
+
+/** Workers beat at least every 10 s: a minute without a beat means the worker is gone or stuck. */
+const SILENT_AFTER_MS = 60_000;
+
+function workerStatus(w: WorkerRow, now: number): WorkerStatus {
+  return {
+    id: w.id,
+    host: w.host,
+    pid: w.pid,
+    unitsInFlight: w.stoppedAt === null ? w.unitsInFlight : 0,
+    startedAt: new Date(w.startedAt).toISOString(),
+    lastHeartbeat: new Date(w.lastHeartbeatAt).toISOString(),
+    state: w.stoppedAt !== null ? 'stopped' : now - w.lastHeartbeatAt > SILENT_AFTER_MS ? 'silent' : 'running',
+  };
+}
+
+function ago(iso: string, now: number): string {
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  return s < 120 ? `${s} s ago` : s < 7200 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`;
+}
+
+export async function collectStatus(ledger: Ledger, pipeline: string, now = Date.now()): Promise<PipelineStatus> {
   const brief = (u: UnitRow) => ({ key: u.key, attempts: u.attempts, code: u.lastError?.code ?? '', error: u.lastError?.message ?? '' });
   const runs = await ledger.listRuns(pipeline, 5);
   return {
@@ -41,11 +74,12 @@ export async function collectStatus(ledger: Ledger, pipeline: string): Promise<P
         summary: report ? { units: report.units, records: report.records, elapsedMs: report.elapsedMs, interrupted: report.interrupted } : null,
       };
     }),
+    workers: (await ledger.listWorkers(pipeline, 20)).map((w) => workerStatus(w, now)),
   };
 }
 
 export async function statusCommand(flags: StatusFlags): Promise<void> {
-  let state = flags.state ? path.resolve(flags.state) : undefined;
+  let state = flags.state ? stateFromOption(flags.state) : undefined;
   let pipeline = flags.pipeline;
   if (flags.config) {
     const config = loadPipelineFile(flags.config);
@@ -55,15 +89,17 @@ export async function statusCommand(flags: StatusFlags): Promise<void> {
   if (!state) {
     throw new SluiceError('status needs a ledger', { code: 'BAD_OPTION', stage: 'config', hint: 'pass -c <pipeline.yaml> or --state <ledger file>' });
   }
-  const ledger = openExistingLedger(state);
+  const ledger = await openExistingLedger(state);
+  const shown = describeLedger(state);
   try {
+    const now = Date.now();
     const names = pipeline ? [pipeline] : await ledger.pipelines();
-    const statuses = await Promise.all(names.map((name) => collectStatus(ledger, name)));
+    const statuses = await Promise.all(names.map((name) => collectStatus(ledger, name, now)));
     if (flags.json) {
-      process.stdout.write(`${JSON.stringify({ state, pipelines: statuses }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ state: shown, pipelines: statuses }, null, 2)}\n`);
       return;
     }
-    const out: string[] = [`ledger ${state}`];
+    const out: string[] = [`ledger ${shown}`];
     if (statuses.length === 0) out.push('  (no pipelines yet)');
     for (const s of statuses) {
       out.push(`pipeline ${s.pipeline}`);
@@ -75,6 +111,10 @@ export async function statusCommand(flags: StatusFlags): Promise<void> {
         const rec = sum?.records ? ` · records in ${sum.records.in} out ${sum.records.out} rejected ${sum.records.rejected}` : '';
         const how = r.finishedAt === null ? 'running or killed' : sum?.interrupted ? 'interrupted' : 'finished';
         out.push(`  run     ${r.startedAt} ${how}${rec}`);
+      }
+      for (const w of s.workers) {
+        const flight = w.state === 'stopped' ? '' : ` · ${w.unitsInFlight} in flight`;
+        out.push(`  worker  ${w.id} on ${w.host}${flight} · last heartbeat ${ago(w.lastHeartbeat, now)} (${w.state})`);
       }
     }
     process.stdout.write(out.join('\n') + '\n');

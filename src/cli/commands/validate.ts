@@ -3,6 +3,9 @@ import path from 'node:path';
 import { loadPipelineFile, type PipelineConfig } from '../../core/config.js';
 import { SluiceError } from '../../core/errors.js';
 import { createFormat, createSink } from '../../core/registry.js';
+import { checkOcsfOutputSample } from '../../transforms/ocsf/output-sample.js';
+import { isLedgerReference } from '../../runtime/ledger/open-ledger.js';
+import { literalSecretsIn } from '../../runtime/secrets.js';
 
 export interface ValidateFlags {
   config: string;
@@ -35,7 +38,8 @@ export function checkPipeline(config: PipelineConfig, file: string): string[] {
   }
   config.sinks.forEach((sink, i) => {
     try {
-      createSink(sink);
+      // Built to check it (secrets read, templates compiled), then released: no request is made.
+      void createSink(sink).close?.();
     } catch (err) {
       problems.push(`sinks.${i}: ${(err as Error).message}`);
     }
@@ -48,11 +52,16 @@ export function checkPipeline(config: PipelineConfig, file: string): string[] {
       }
     }
   });
-  const stateDir = nearestExisting(path.dirname(config.runtime.state));
-  try {
-    accessSync(stateDir, constants.W_OK);
-  } catch {
-    problems.push(`runtime.state: cannot create the ledger ${config.runtime.state} (${stateDir} is not writable)`);
+  for (const found of literalSecretsIn(config)) {
+    problems.push(`${found}: write it as a reference (env:NAME, file:PATH, aws-secretsmanager:ID[#key], aws-ssm:/name), or set runtime.literalSecrets: true (tests only)`);
+  }
+  if (!isLedgerReference(config.runtime.state)) {
+    const stateDir = nearestExisting(path.dirname(config.runtime.state));
+    try {
+      accessSync(stateDir, constants.W_OK);
+    } catch {
+      problems.push(`runtime.state: cannot create the ledger ${config.runtime.state} (${stateDir} is not writable)`);
+    }
   }
   return problems.map((p) => `${file}: ${p}`);
 }
@@ -69,6 +78,16 @@ export async function validateCommand(flags: ValidateFlags): Promise<void> {
   if (problems.length > 0) {
     throw new SluiceError(`pipeline ${config.name} has problems:\n  - ${problems.join('\n  - ')}`, { code: 'CONFIG_INVALID', stage: 'config' });
   }
+  // A pipeline emitting OCSF: map a sample of its first object and check it against the schema.
+  const ocsfSample = await checkOcsfOutputSample(config);
+  if (ocsfSample && ocsfSample.invalidEvents > 0) {
+    const listed = ocsfSample.problems.map((p) => `${p.object} line ${p.line}: ${p.message}`).join('\n  - ');
+    throw new SluiceError(`pipeline ${config.name}: ${ocsfSample.invalidEvents} of ${ocsfSample.events} sampled events are not valid OCSF ${ocsfSample.version}:\n  - ${listed}`, {
+      code: 'OCSF_SAMPLE_INVALID',
+      stage: 'config',
+      hint: `the events come from mapping ${ocsfSample.mapping}; fix the mapping (or the transforms before it) for the attributes listed`,
+    });
+  }
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
     return;
@@ -77,4 +96,11 @@ export async function validateCommand(flags: ValidateFlags): Promise<void> {
   process.stdout.write(
     `ok: pipeline ${config.name}\n  source  ${config.source.uri}\n  format  ${config.format.type}\n  sinks   ${sinks}\n  ledger  ${config.runtime.state}\n`,
   );
+  if (ocsfSample) {
+    process.stdout.write(
+      ocsfSample.objects.length === 0
+        ? `  ocsf    no source object to sample yet (OCSF ${ocsfSample.version}, ${ocsfSample.mapping})\n`
+        : `  ocsf    ${ocsfSample.events} sampled events valid OCSF ${ocsfSample.version} (${ocsfSample.mapping}; ${ocsfSample.rejected} records rejected on the way)\n`,
+    );
+  }
 }

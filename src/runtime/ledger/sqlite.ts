@@ -40,6 +40,8 @@ import {
   type UnitRow,
   type UnitSpec,
   type UnitState,
+  type WorkerBeat,
+  type WorkerRow,
 } from './types.js';
 
 export interface SqliteLedgerOptions {
@@ -111,6 +113,24 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX runs_by_start ON runs (started_at, id);
     `,
   },
+  {
+    version: 2,
+    name: 'worker registry',
+    sql: `
+      CREATE TABLE workers (
+        id                TEXT PRIMARY KEY,
+        pipeline          TEXT NOT NULL,
+        host              TEXT NOT NULL,
+        pid               INTEGER NOT NULL,
+        started_at        INTEGER NOT NULL,
+        last_heartbeat_at INTEGER NOT NULL,
+        units_in_flight   INTEGER NOT NULL DEFAULT 0,
+        stopped_at        INTEGER
+      ) STRICT;
+      -- listWorkers: most recently heard from first.
+      CREATE INDEX workers_by_pipeline ON workers (pipeline, last_heartbeat_at);
+    `,
+  },
 ];
 
 export const LEDGER_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -142,6 +162,17 @@ interface UnitDbRow {
   duration_ms: number | null;
   created_at: number;
   updated_at: number;
+}
+
+interface WorkerDbRow {
+  id: string;
+  pipeline: string;
+  host: string;
+  pid: number;
+  started_at: number;
+  last_heartbeat_at: number;
+  units_in_flight: number;
+  stopped_at: number | null;
 }
 
 interface RunDbRow {
@@ -425,6 +456,28 @@ class SqliteLedger implements Ledger {
     });
   }
 
+  async recordWorker(beat: WorkerBeat): Promise<void> {
+    this.guard(`cannot record the heartbeat of worker ${beat.id}`, () => {
+      const now = this.now();
+      this.statements.recordWorker.run(
+        beat.id,
+        beat.pipeline,
+        beat.host,
+        beat.pid,
+        toMillis(beat.startedAt),
+        now,
+        Math.max(0, Math.round(beat.unitsInFlight)),
+        beat.stopped ? now : null,
+      );
+    });
+  }
+
+  async listWorkers(pipeline: string, limit = 100): Promise<WorkerRow[]> {
+    return this.guard(`cannot list the workers of pipeline "${pipeline}"`, () =>
+      (this.statements.listWorkers.all(pipeline, limit) as WorkerDbRow[]).map(toWorkerRow),
+    );
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
@@ -621,6 +674,12 @@ function prepareStatements(db: Database.Database) {
     finishRun: db.prepare(`UPDATE runs SET finished_at = ?, report = ? WHERE id = ?`),
     listRuns: db.prepare(`SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT ?`),
     listRunsOf: db.prepare(`SELECT * FROM runs WHERE pipeline = ? ORDER BY started_at DESC, id DESC LIMIT ?`),
+    recordWorker: db.prepare(`
+      INSERT INTO workers (id, pipeline, host, pid, started_at, last_heartbeat_at, units_in_flight, stopped_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (id) DO UPDATE SET
+        last_heartbeat_at = excluded.last_heartbeat_at, units_in_flight = excluded.units_in_flight, stopped_at = excluded.stopped_at`),
+    listWorkers: db.prepare(`SELECT * FROM workers WHERE pipeline = ? ORDER BY last_heartbeat_at DESC, id LIMIT ?`),
   };
 }
 
@@ -649,6 +708,19 @@ function toUnitRow(row: UnitDbRow): UnitRow {
   };
   if (row.size !== null) unit.size = row.size;
   return unit;
+}
+
+function toWorkerRow(row: WorkerDbRow): WorkerRow {
+  return {
+    id: row.id,
+    pipeline: row.pipeline,
+    host: row.host,
+    pid: row.pid,
+    startedAt: row.started_at,
+    lastHeartbeatAt: row.last_heartbeat_at,
+    unitsInFlight: row.units_in_flight,
+    stoppedAt: row.stopped_at,
+  };
 }
 
 /**

@@ -80,6 +80,32 @@ export interface RunRecord {
   report: unknown;
 }
 
+/** What a worker says about itself on each heartbeat (the worker registry behind `status`). */
+export interface WorkerBeat {
+  /** The worker's lease owner id (`host/pid/nonce`), so its leases and its row match. */
+  id: string;
+  pipeline: string;
+  host: string;
+  pid: number;
+  startedAt: number;
+  unitsInFlight: number;
+  /** True on the last beat of a worker that stopped on its own (drained, or SIGTERM). */
+  stopped?: boolean;
+}
+
+export interface WorkerRow {
+  id: string;
+  pipeline: string;
+  host: string;
+  pid: number;
+  startedAt: number;
+  /** Ledger clock time of the latest beat. */
+  lastHeartbeatAt: number;
+  unitsInFlight: number;
+  /** When the worker said it stopped; null while it runs (or if it died without saying so). */
+  stoppedAt: number | null;
+}
+
 export interface ListUnitsQuery {
   states?: UnitState[];
   limit?: number;
@@ -120,6 +146,10 @@ export interface Ledger {
   startRun(run: { id: string; pipeline: string; startedAt: number }): Promise<void>;
   finishRun(id: string, finishedAt: number, report: unknown): Promise<void>;
   listRuns(pipeline?: string, limit?: number): Promise<RunRecord[]>;
+  /** Inserts or refreshes a worker's registry row; the beat time is the ledger clock's now. */
+  recordWorker(beat: WorkerBeat): Promise<void>;
+  /** Workers of a pipeline, most recently heard from first. */
+  listWorkers(pipeline: string, limit?: number): Promise<WorkerRow[]>;
   close(): Promise<void>;
 }
 

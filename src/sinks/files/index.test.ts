@@ -24,8 +24,9 @@ async function freshFolder(): Promise<string> {
 
 function config(dir: string, overrides: Partial<FilesSinkConfig> = {}): FilesSinkConfig {
   return {
-    type: 'files', path: dir, format: 'ndjson', partition: 'day', targetSizeMb: 64,
-    compression: 'gzip', gzipLevel: 6, idField: '_id', ...overrides,
+    type: 'files', path: dir, format: 'ndjson', layout: 'date', partition: 'day', targetSizeMb: 64,
+    compression: 'gzip', gzipLevel: 6, parquetCompression: 'snappy', rowGroupRows: 65_536, schema: 'inferred',
+    idField: '_id', ...overrides,
   };
 }
 

@@ -1,11 +1,14 @@
 /**
- * The `files` sink: gzip (or plain) NDJSON parts in event-time partition folders.
+ * The `files` sink: NDJSON (gzip or plain) or Parquet parts, in event-time partition folders or
+ * in Amazon Security Lake's layout.
  *
- * A unit owns its output files. Their names are a function of the unit and the partition only:
- * `<root>/<partition>/<outputStem>-<NNNN>.ndjson.gz`, NNNN counting from 0000 per partition
- * folder. A re-run of the unit (after a crash, a retry, a `--full-load`) with the same input and
- * config writes byte-identical files under the same names and renames them over the old ones,
- * so every record appears exactly once in the output tree.
+ * A unit owns its output files. Their names are a function of the unit and the slot only:
+ * `<root>/<folder>/<outputStem>[-<tag>]-<NNNN><ext>`, NNNN counting from 0000 per slot. The
+ * folder is the event-time partition (`layout: date`) or `region=/accountId=/eventDay=`
+ * (`layout: security-lake`, where the tag `class<class_uid>` keeps one OCSF class per file); see
+ * part-location.ts. A re-run of the unit (after a crash, a retry, a `--full-load`) with the same
+ * input and config writes byte-identical files under the same names and renames them over the
+ * old ones, so every record appears exactly once in the output tree.
  *
  * Invariants:
  * - Nothing appears under a final name before `commit()`: parts are written to temp files
@@ -14,18 +17,25 @@
  *   it) can leave part of the set under final names; the unit is then not done, and its next
  *   attempt overwrites those files with identical ones and completes the set.
  * - On commit, outputs of an earlier attempt of the same unit that this attempt did not produce
- *   (e.g. a part 0003 when this attempt stopped at 0002) and temp files left by a crashed
- *   attempt are deleted. Limit: only the partition folders this attempt wrote to are searched,
- *   so an earlier attempt's parts in folders this attempt did not touch (the partition scheme or
- *   the record times changed, or the attempt wrote no record at all) are left in place.
- * - A part rolls over once its uncompressed size reaches `targetSizeMb` (checked after each
- *   record, so a part exceeds the target by less than one line). Records keep input order.
+ *   (e.g. a part 0003 when this attempt stopped at 0002, or the NDJSON parts of an attempt made
+ *   before the format changed to Parquet) and temp files left by a crashed attempt are deleted.
+ *   Limit: only the folders this attempt wrote to are searched, so an earlier attempt's parts in
+ *   folders this attempt did not touch (the layout or the record times changed, or the attempt
+ *   wrote no record at all) are left in place.
+ * - A part rolls over once its size reaches `targetSizeMb` (checked after each record): NDJSON
+ *   measures uncompressed bytes, so a part exceeds the target by less than one line; Parquet
+ *   measures file bytes, which grow a row group at a time (a row group is cut at the target's
+ *   worth of buffered data at most), so a part exceeds it by less than one row group. Records
+ *   keep input order.
  * - At most `maxOpenParts` parts are open at once. Opening one more finishes the least recently
- *   used part; a later record for that partition starts the next part number there. Given the
- *   same input order this is as deterministic as everything else.
- * - Memory per unit is bounded by the open parts, never by the size of the input: each holds a
- *   256 KiB line buffer, up to 1 MiB of input queued in zlib, zlib's state (~256 KiB) and one
- *   256 KiB output chunk, ≈ 2 MiB at worst; 32 open parts ≈ 60 MiB for one unit at worst.
+ *   used part; a later record for that slot starts the next part number there. Given the same
+ *   input order this is as deterministic as everything else.
+ * - Memory per unit is bounded by the open parts, never by the size of the input. An NDJSON part
+ *   holds a 256 KiB line buffer, up to 1 MiB of input queued in zlib, zlib's state (~256 KiB) and
+ *   one 256 KiB output chunk, ≈ 2 MiB at worst; 32 open parts ≈ 60 MiB. A Parquet part holds one
+ *   row group (≤ `rowGroupRows` rows and ≈ 64 MB of buffered values), so fewer are open (8).
+ * - A part that ends up without a record (every record it was given was rejected) is deleted at
+ *   finish and its number reused.
  * - Calls on one writer are sequential: the runtime awaits each `write` before the next.
  */
 import { rename } from 'node:fs/promises';
@@ -35,69 +45,89 @@ import type { FilesSinkConfig } from '../../core/config.js';
 import { SluiceError, toSluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
 import { fsyncDirectory, listFolder, makeFolder, removeFile, TEMP_MARKER } from './atomic-file.js';
-import { createNdjsonLineEncoder, type NdjsonLineEncoder } from './ndjson-line.js';
-import { NdjsonPartWriter, type PartWriterOptions } from './ndjson-part-writer.js';
-import { PartitionNamer } from './partition.js';
+import { createPartLocator, type PartLocator } from './part-location.js';
+import { ndjsonPartFormat, parquetPartFormat, type PartFormat, type UnitPart } from './part-format.js';
 
 export { UNKNOWN_TIME_FOLDER } from './partition.js';
 
 export interface FilesSinkOptions {
-  /** Parts open at once per unit (default 32); beyond it the least recently used part is finished. */
+  /**
+   * Parts open at once per unit (default 32 for NDJSON, 8 for Parquet); beyond it the least
+   * recently used part is finished.
+   */
   maxOpenParts?: number;
 }
 
 const DEFAULT_MAX_OPEN_PARTS = 32;
+const DEFAULT_MAX_OPEN_PARQUET_PARTS = 8;
 
 /**
  * Creates the `files` sink.
  *
  * @example
- * const sink = createFilesSink({ type: 'files', path: '/data/out', format: 'ndjson', partition: 'day',
- *   targetSizeMb: 64, compression: 'gzip', gzipLevel: 6, idField: '_id' });
+ * const sink = createFilesSink({ type: 'files', path: '/data/out', format: 'ndjson', layout: 'date', partition: 'day',
+ *   targetSizeMb: 64, compression: 'gzip', gzipLevel: 6, parquetCompression: 'snappy', rowGroupRows: 65536,
+ *   schema: 'inferred', idField: '_id' });
  * const writer = sink.openUnit(unit);
  * await writer.write(records);
  * const { outputs } = await writer.commit(); // [/data/out/2024/05/01/<stem>-0000.ndjson.gz, ...]
  */
 export function createFilesSink(config: FilesSinkConfig, options: FilesSinkOptions = {}): Sink {
   const root = path.resolve(config.path);
-  const maxOpenParts = options.maxOpenParts ?? DEFAULT_MAX_OPEN_PARTS;
+  const parquet = config.format === 'parquet';
+  const maxOpenParts = options.maxOpenParts ?? (parquet ? DEFAULT_MAX_OPEN_PARQUET_PARTS : DEFAULT_MAX_OPEN_PARTS);
   if (!Number.isInteger(maxOpenParts) || maxOpenParts < 1) {
     throw new SluiceError(`files sink ${root}: maxOpenParts must be a positive integer, got ${maxOpenParts}`, {
       code: 'CONFIG_INVALID',
       stage: 'config',
     });
   }
+  let format: PartFormat<unknown>;
+  try {
+    format = (parquet ? parquetPartFormat(config) : ndjsonPartFormat(config)) as PartFormat<unknown>;
+  } catch (err) {
+    throw new SluiceError(`files sink ${root}: ${(err as Error).message}`, {
+      code: 'CONFIG_INVALID',
+      stage: 'config',
+      hint: 'change the sink options named above',
+      cause: err,
+    });
+  }
+  const layout = config.layout ?? 'date';
   return {
     name: 'files',
-    openUnit: (unit) => new FilesUnitWriter(root, config, unit, maxOpenParts),
+    openUnit: (unit) => new FilesUnitWriter(root, config, unit, maxOpenParts, format, createPartLocator(layout, config.partition)),
   };
 }
 
 interface OpenPart {
-  writer: NdjsonPartWriter;
-  /** Logical clock of the last switch to this partition, for least-recently-used eviction. */
+  part: UnitPart<unknown>;
+  number: number;
+  /** Logical clock of the last switch to this slot, for least-recently-used eviction. */
   lastUsed: number;
 }
 
 class FilesUnitWriter implements SinkWriter {
-  private readonly encode: NdjsonLineEncoder;
-  private readonly namer: PartitionNamer;
-  private readonly partOptions: PartWriterOptions;
   private readonly targetBytes: number;
-  private readonly extension: string;
-  /** Open parts by relative partition folder. */
+  /** Open parts by slot key (see part-location.ts). */
   private readonly openParts = new Map<string, OpenPart>();
   private readonly nextPartNumber = new Map<string, number>();
   /** Finished parts (still under temp names until commit), in the order they were finished. */
-  private readonly finishedParts: NdjsonPartWriter[] = [];
+  private readonly finishedParts: UnitPart<unknown>[] = [];
+  /** Relative folders this unit wrote parts to. */
+  private readonly foldersWritten = new Set<string>();
   /** Absolute folders whose entries this unit changes: fsync'd at commit. */
   private readonly foldersToSync = new Set<string>();
   private readonly rejected: SinkCommit['rejected'] = [];
+  private readonly onReject = (record: SluiceRecord, error: SluiceError): void => {
+    this.delivered -= 1;
+    this.rejected.push({ record, reason: error.message, code: error.code });
+  };
   private delivered = 0;
   private clock = 0;
-  /** The partition of the previous record: most records follow one of the same partition. */
-  private lastFolder: string | undefined;
-  private lastPart: NdjsonPartWriter | undefined;
+  /** The slot of the previous record: most records follow one of the same slot. */
+  private lastKey: string | undefined;
+  private lastPart: UnitPart<unknown> | undefined;
   private state: 'open' | 'committing' | 'committed' | 'aborted' | 'failed' = 'open';
   private failure: SluiceError | undefined;
 
@@ -106,21 +136,19 @@ class FilesUnitWriter implements SinkWriter {
     config: FilesSinkConfig,
     private readonly unit: UnitContext,
     private readonly maxOpenParts: number,
+    private readonly format: PartFormat<unknown>,
+    private readonly locator: PartLocator,
   ) {
-    this.encode = createNdjsonLineEncoder(config.idField);
-    this.namer = new PartitionNamer(config.partition);
-    this.partOptions = { compression: config.compression, gzipLevel: config.gzipLevel };
     this.targetBytes = config.targetSizeMb * 1_000_000;
-    this.extension = config.compression === 'gzip' ? '.ndjson.gz' : '.ndjson';
   }
 
   async write(records: SluiceRecord[]): Promise<void> {
     this.assertOpen('write');
     try {
       for (const record of records) {
-        let line: string;
+        let item: unknown;
         try {
-          line = this.encode(record);
+          item = this.format.prepare(record);
         } catch (err) {
           if (err instanceof SluiceError && err.code === 'SINK_RECORD_UNSERIALIZABLE') {
             this.rejected.push({ record, reason: err.message, code: err.code });
@@ -128,12 +156,11 @@ class FilesUnitWriter implements SinkWriter {
           }
           throw err;
         }
-        const folder = this.namer.folderOf(record.time);
-        const part =
-          folder === this.lastFolder && this.lastPart !== undefined ? this.lastPart : await this.switchTo(folder);
-        if (part.append(line)) await part.flush();
+        const key = this.locator.keyOf(record);
+        const part = key === this.lastKey && this.lastPart !== undefined ? this.lastPart : await this.switchTo(key);
         this.delivered += 1;
-        if (part.bytes >= this.targetBytes) await this.finishPart(folder);
+        if (part.append(item)) await part.flush();
+        if (part.size >= this.targetBytes) await this.finishPart(key);
       }
     } catch (err) {
       throw this.fail(err, 'writing');
@@ -144,7 +171,7 @@ class FilesUnitWriter implements SinkWriter {
     this.assertOpen('commit');
     this.state = 'committing';
     try {
-      for (const folder of [...this.openParts.keys()]) await this.finishPart(folder);
+      for (const key of [...this.openParts.keys()]) await this.finishPart(key);
       for (const part of this.finishedParts) await rename(part.tempPath, part.finalPath);
       await this.removeStaleOutputs();
       for (const dir of this.foldersToSync) await fsyncDirectory(dir);
@@ -162,76 +189,86 @@ class FilesUnitWriter implements SinkWriter {
   async abort(): Promise<void> {
     if (this.state === 'committed' || this.state === 'aborted') return;
     this.state = 'aborted';
-    const parts = [...[...this.openParts.values()].map((p) => p.writer), ...this.finishedParts];
+    const parts = [...[...this.openParts.values()].map((p) => p.part), ...this.finishedParts];
     this.openParts.clear();
-    this.lastFolder = undefined;
+    this.lastKey = undefined;
     this.lastPart = undefined;
     await Promise.all(parts.map((part) => part.discard()));
   }
 
-  /** The part to write the next record of `folder` to, opening one if needed. */
-  private async switchTo(folder: string): Promise<NdjsonPartWriter> {
+  /** The part to write the next record of slot `key` to, opening one if needed. */
+  private async switchTo(key: string): Promise<UnitPart<unknown>> {
     this.clock += 1;
-    let open = this.openParts.get(folder);
+    let open = this.openParts.get(key);
     if (open === undefined) {
-      if (this.openParts.size >= this.maxOpenParts) await this.finishPart(this.leastRecentlyUsedFolder());
-      open = { writer: await this.openPart(folder), lastUsed: this.clock };
-      this.openParts.set(folder, open);
+      if (this.openParts.size >= this.maxOpenParts) await this.finishPart(this.leastRecentlyUsedKey());
+      open = await this.openPart(key);
+      this.openParts.set(key, open);
     }
     open.lastUsed = this.clock;
-    this.lastFolder = folder;
-    this.lastPart = open.writer;
-    return open.writer;
+    this.lastKey = key;
+    this.lastPart = open.part;
+    return open.part;
   }
 
-  private async openPart(folder: string): Promise<NdjsonPartWriter> {
-    const number = this.nextPartNumber.get(folder) ?? 0;
+  private async openPart(key: string): Promise<OpenPart> {
+    const number = this.nextPartNumber.get(key) ?? 0;
+    const { folder, tag } = this.locator.describe(key);
     const dir = path.join(this.root, folder);
-    if (number === 0) {
+    if (!this.foldersWritten.has(folder)) {
       for (const changed of await makeFolder(dir)) this.foldersToSync.add(changed);
       this.foldersToSync.add(dir);
+      this.foldersWritten.add(folder);
     }
-    this.nextPartNumber.set(folder, number + 1);
-    const name = `${this.unit.outputStem}-${String(number).padStart(4, '0')}${this.extension}`;
-    return NdjsonPartWriter.open(path.join(dir, name), this.partOptions);
+    this.nextPartNumber.set(key, number + 1);
+    const name = `${this.unit.outputStem}${tag === '' ? '' : `-${tag}`}-${String(number).padStart(4, '0')}${this.format.extension}`;
+    const part = await this.format.open(path.join(dir, name), this.onReject);
+    return { part, number, lastUsed: this.clock };
   }
 
-  private async finishPart(folder: string): Promise<void> {
-    const open = this.openParts.get(folder);
+  private async finishPart(key: string): Promise<void> {
+    const open = this.openParts.get(key);
     if (open === undefined) return;
-    this.openParts.delete(folder);
-    if (this.lastFolder === folder) {
-      this.lastFolder = undefined;
+    this.openParts.delete(key);
+    if (this.lastKey === key) {
+      this.lastKey = undefined;
       this.lastPart = undefined;
     }
     // Tracked before finishing so abort() also deletes it if finishing fails half way.
-    this.finishedParts.push(open.writer);
-    await open.writer.finish();
+    this.finishedParts.push(open.part);
+    await open.part.finish();
+    if (open.part.records === 0) {
+      // Every record it was given was rejected: no file, and the next part takes its number.
+      this.finishedParts.pop();
+      await open.part.discard();
+      this.nextPartNumber.set(key, open.number);
+    }
   }
 
-  private leastRecentlyUsedFolder(): string {
+  private leastRecentlyUsedKey(): string {
     let oldest: string | undefined;
     let oldestUse = Infinity;
-    for (const [folder, open] of this.openParts) {
+    for (const [key, open] of this.openParts) {
       if (open.lastUsed < oldestUse) {
         oldestUse = open.lastUsed;
-        oldest = folder;
+        oldest = key;
       }
     }
     return oldest!;
   }
 
   /**
-   * Deletes, in the folders this attempt wrote to, parts of this unit it did not produce and
-   * temp files of this unit left by other attempts (ours are all renamed by now).
+   * Deletes, in the folders this attempt wrote to, parts of this unit it did not produce (in any
+   * format) and temp files of this unit left by other attempts (ours are all renamed by now).
    */
   private async removeStaleOutputs(): Promise<void> {
     const stem = escapeRegExp(this.unit.outputStem);
     // Strict patterns: a unit whose stem merely starts with this stem never matches.
-    const partName = new RegExp(`^${stem}-\\d{4,}\\.ndjson(?:\\.gz)?$`);
-    const tempName = new RegExp(`^\\.${stem}-\\d{4,}\\.ndjson(?:\\.gz)?${escapeRegExp(TEMP_MARKER)}`);
-    const produced = new Set(this.finishedParts.map((part) => part.finalPath));
-    for (const folder of this.nextPartNumber.keys()) {
+    const part = `${stem}(?:-class(?:\\d+|unknown))?-\\d{4,}\\.(?:ndjson(?:\\.gz)?|parquet)`;
+    const partName = new RegExp(`^${part}$`);
+    const tempName = new RegExp(`^\\.${part}${escapeRegExp(TEMP_MARKER)}`);
+    const produced = new Set(this.finishedParts.map((p) => p.finalPath));
+    for (const folder of this.foldersWritten) {
       const dir = path.join(this.root, folder);
       for (const name of await listFolder(dir)) {
         if (!partName.test(name) && !tempName.test(name)) continue;

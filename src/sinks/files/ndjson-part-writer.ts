@@ -44,6 +44,17 @@ export class NdjsonPartWriter {
   bytes = 0;
   /** Lines appended so far. */
   lines = 0;
+
+  /** What the part size target is measured against: uncompressed bytes (UnitPart). */
+  get size(): number {
+    return this.bytes;
+  }
+
+  /** Records in the part (UnitPart). */
+  get records(): number {
+    return this.lines;
+  }
+
   private batch = Buffer.allocUnsafe(BATCH_BYTES);
   private used = 0;
   /** Full batches waiting for `flush()`. */

@@ -118,8 +118,8 @@ async function main(): Promise<void> {
       const dir = await mkdtemp(path.join(tmpdir(), 'sluice-bench-'));
       try {
         const config: FilesSinkConfig = {
-          type: 'files', path: dir, format: 'ndjson', partition: 'day', targetSizeMb: 64,
-          compression, gzipLevel: level, idField: '_id',
+          type: 'files', path: dir, format: 'ndjson', layout: 'date', partition: 'day', targetSizeMb: 64,
+          compression, gzipLevel: level, parquetCompression: 'snappy', rowGroupRows: 65_536, schema: 'inferred', idField: '_id',
         };
         const writer = createFilesSink(config).openUnit({ id: 'bench', outputStem: 'bench', objects: [] });
         const cpuStart = process.cpuUsage();

@@ -1,7 +1,111 @@
-import type { Transform } from '../../core/component.js';
+/**
+ * The `ocsf` transform: each record's fields become one OCSF event (the record keeps its id,
+ * origin and time), built by a mapping (mapping.ts). A record the mapping cannot map (a
+ * non-numeric port, no event time, ...) becomes a rejection with the reason and goes to dead
+ * letters; the rest of the batch goes on. A mapping that throws is treated the same way for
+ * that record, so one odd record never fails a whole unit.
+ *
+ * The transform does no schema work per record: mappings build fixed-shape events, and the
+ * schema check (validate.ts) runs in tests and in `sluice validate` on a sample.
+ */
+import type { RecordBatch, Transform } from '../../core/component.js';
 import { SluiceError } from '../../core/errors.js';
+import type { Rejection, SluiceRecord } from '../../core/record.js';
 import type { OcsfTransformConfig } from './config.js';
+import { MappingFailure, OCSF_REJECT_CODES, type OcsfMapping, type OcsfMappingOptions } from './mapping.js';
+import { createVpcflowMapping } from './vpcflow-mapping.js';
 
-export function createOcsfTransform(_config: OcsfTransformConfig): Transform {
-  throw new SluiceError('the ocsf transform is being built', { code: 'NOT_AVAILABLE', stage: 'config' });
+export { MappingFailure, OCSF_REJECT_CODES, type OcsfEvent, type OcsfMapping, type OcsfMappingOptions } from './mapping.js';
+export { validateOcsfEvent, type OcsfProblem, type OcsfProblemCode, type ValidateOptions } from './validate.js';
+export { DEFAULT_OCSF_VERSION, loadOcsfSchema, availableOcsfVersions, OcsfSchema } from './schema.js';
+export { VPCFLOW_ENRICHMENT_FIELDS } from './vpcflow-mapping.js';
+export { compileDeclarativeMapping, type DeclarativeMappingSpec, type FieldRule, type OcsfValueType } from './declarative-mapping.js';
+
+/** Rejected records keep at most this many characters of their fields (as JSON) in `raw`. */
+export const MAX_REJECTED_RAW = 4096;
+
+const BUILTIN_MAPPINGS: Readonly<Record<string, (options: OcsfMappingOptions) => OcsfMapping>> = {
+  'builtin:vpcflow': createVpcflowMapping,
+};
+
+/**
+ * Resolves a mapping by its config name and checks that it can emit the requested version.
+ *
+ * @example
+ * const mapping = createOcsfMapping('builtin:vpcflow', { version: '1.1.0', observables: true, datetime: false });
+ */
+export function createOcsfMapping(name: string, options: OcsfMappingOptions): OcsfMapping {
+  const factory = BUILTIN_MAPPINGS[name];
+  if (!factory) {
+    throw new SluiceError(`ocsf transform: unknown mapping "${name}"`, {
+      code: 'OCSF_UNKNOWN_MAPPING',
+      stage: 'config',
+      hint: `use one of ${Object.keys(BUILTIN_MAPPINGS).join(', ')}`,
+    });
+  }
+  const mapping = factory(options);
+  if (!mapping.versions.includes(options.version)) {
+    throw new SluiceError(`ocsf transform: mapping ${name} does not emit OCSF ${options.version}`, {
+      code: 'OCSF_VERSION_UNSUPPORTED',
+      stage: 'config',
+      hint: `set version to ${mapping.versions.join(' or ')}`,
+    });
+  }
+  return mapping;
+}
+
+/**
+ * Creates the `ocsf` transform from its pipeline config.
+ *
+ * @example
+ * // transforms: [{ type: ocsf, mapping: builtin:vpcflow }]
+ * const transform = createOcsfTransform({ type: 'ocsf', mapping: 'builtin:vpcflow', version: '1.1.0', observables: true, datetime: false });
+ */
+export function createOcsfTransform(config: OcsfTransformConfig): Transform {
+  const mapping = createOcsfMapping(config.mapping, { version: config.version, observables: config.observables, datetime: config.datetime });
+  return ocsfTransform(mapping);
+}
+
+/** The transform around any mapping (also used by tests and by other mapping sources). */
+export function ocsfTransform(mapping: OcsfMapping): Transform {
+  return {
+    name: 'ocsf',
+    apply(batch: RecordBatch): RecordBatch {
+      const input = batch.records;
+      const records: SluiceRecord[] = [];
+      const rejects: Rejection[] = batch.rejects;
+      for (let i = 0; i < input.length; i++) {
+        const record = input[i]!;
+        let result;
+        try {
+          result = mapping.map(record);
+        } catch (err) {
+          result = new MappingFailure(OCSF_REJECT_CODES.mappingError, `mapping ${mapping.name} failed on this record: ${(err as Error)?.message ?? String(err)}`);
+        }
+        if (result instanceof MappingFailure) {
+          rejects.push({
+            origin: record.origin,
+            code: result.code,
+            reason: `line ${record.origin.line}: ${result.reason} (ocsf mapping ${mapping.name})`,
+            raw: rawOf(record),
+          });
+          continue;
+        }
+        record.fields = result;
+        if (record.time === undefined) record.time = result.time as number;
+        records.push(record);
+      }
+      return batch.filtered === undefined ? { records, rejects } : { records, rejects, filtered: batch.filtered };
+    },
+  };
+}
+
+function rawOf(record: SluiceRecord): string {
+  let json: string;
+  try {
+    json = JSON.stringify(record.fields);
+  } catch {
+    json = String(record.fields);
+  }
+  return json.length > MAX_REJECTED_RAW ? json.slice(0, MAX_REJECTED_RAW) : json;
 }

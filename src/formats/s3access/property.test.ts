@@ -1,0 +1,202 @@
+/**
+ * Property tests of the s3access format over generated and mutated access logs: decoding never
+ * throws, every non-blank line becomes exactly one record or one reject, untouched valid lines
+ * decode to exactly the values they were generated from (any of the 18 to 27 documented field
+ * counts, plus extra fields), and the output does not depend on how the bytes were chunked.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import type { Rejection, SluiceRecord } from '../../core/record.js';
+import { S3ACCESS_FIELDS, S3ACCESS_MIN_FIELDS } from './fields.js';
+import { s3accessFormat } from './index.js';
+
+const NUM_RUNS = 300;
+const MAX_LINE_BYTES = 4096;
+const QUOTED = new Set(['request_uri', 'referer', 'user_agent']);
+const INTEGERS = new Set(['http_status', 'bytes_sent', 'object_size', 'total_time', 'turn_around_time']);
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+type Value = string | number | null;
+
+interface Line {
+  text: string | Uint8Array;
+  /** For untouched valid lines: the fields and time the decoder must produce. */
+  expected?: { fields: Record<string, unknown>; time: number };
+}
+
+const bareText = fc.string({ unit: fc.constantFrom(...'ABCxyz019./:=+_-%@'), minLength: 1, maxLength: 16 }).filter((s) => s !== '-');
+/** Quoted content: spaces, and quotes that are never followed by a space (S3 does not escape them). */
+const quotedText = fc
+  .array(fc.oneof(fc.constantFrom(...'Mozilla/5.0 (X11; Linux) é,;'.split('')), fc.constantFrom('"x', 'a"b', '""y')), { minLength: 1, maxLength: 12 })
+  .map((parts) => parts.join(''))
+  .filter((s) => s !== '-' && !s.includes('" ') && !s.endsWith(' '));
+const requestLine = fc
+  .tuple(fc.constantFrom('GET', 'PUT', 'HEAD', 'OPTIONS'), fc.string({ unit: fc.constantFrom(...'/abc?=&%"-'), minLength: 1, maxLength: 12 }), fc.constantFrom('HTTP/1.1', 'HTTP/1.0'))
+  .map(([method, path, protocol]) => `${method} ${path} ${protocol}`)
+  .filter((s) => !s.includes('" '));
+
+const absent = fc.constantFrom<[string, Value]>(['-', null], ['"-"', null]);
+
+function fieldValue(name: string): fc.Arbitrary<[string, Value]> {
+  if (INTEGERS.has(name)) {
+    const status = name === 'http_status';
+    return fc.oneof(
+      { arbitrary: (status ? fc.integer({ min: 100, max: 599 }) : fc.nat(2 ** 40)).map((n): [string, Value] => [String(n), n]), weight: 6 },
+      { arbitrary: status ? fc.constant<[string, Value]>(['-', null]) : absent, weight: 1 },
+    );
+  }
+  if (QUOTED.has(name)) {
+    const content = name === 'request_uri' ? requestLine : quotedText;
+    return fc.oneof({ arbitrary: content.map((s): [string, Value] => [`"${s}"`, s]), weight: 6 }, { arbitrary: absent, weight: 1 });
+  }
+  return fc.oneof({ arbitrary: bareText.map((s): [string, Value] => [s, s]), weight: 6 }, { arbitrary: fc.constant<[string, Value]>(['-', null]), weight: 1 });
+}
+
+const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
+
+/** The bracketed time, its RFC 3339 text and epoch ms. */
+const timeValue = fc
+  .tuple(fc.date({ min: new Date('1990-01-01T00:00:00Z'), max: new Date('2090-01-01T00:00:00Z'), noInvalidDate: true }), fc.constantFrom(0, 0, 120, -330, 840))
+  .map(([date, offsetMinutes]) => {
+    const epoch = Math.floor(date.getTime() / 1000) * 1000;
+    const local = new Date(epoch + offsetMinutes * 60_000);
+    const sign = offsetMinutes < 0 ? '-' : '+';
+    const hh = pad(Math.floor(Math.abs(offsetMinutes) / 60));
+    const mm = pad(Math.abs(offsetMinutes) % 60);
+    const clock = `${pad(local.getUTCHours())}:${pad(local.getUTCMinutes())}:${pad(local.getUTCSeconds())}`;
+    const text = `[${pad(local.getUTCDate())}/${MONTHS[local.getUTCMonth()]}/${local.getUTCFullYear()}:${clock} ${sign}${hh}${mm}]`;
+    const day = `${local.getUTCFullYear()}-${pad(local.getUTCMonth() + 1)}-${pad(local.getUTCDate())}`;
+    const iso = offsetMinutes === 0 ? `${day}T${clock}Z` : `${day}T${clock}${sign}${hh}:${mm}`;
+    return { text, iso, epoch };
+  });
+
+const validLine: fc.Arbitrary<{ tokens: string[]; expected: { fields: Record<string, unknown>; time: number } }> = fc
+  .tuple(
+    fc.integer({ min: S3ACCESS_MIN_FIELDS, max: S3ACCESS_FIELDS.length + 2 }),
+    timeValue,
+    fc.tuple(...S3ACCESS_FIELDS.map((name) => fieldValue(name))),
+    fc.array(bareText, { minLength: 2, maxLength: 2 }),
+  )
+  .map(([count, time, values, extras]) => {
+    const tokens: string[] = [];
+    const fields: Record<string, unknown> = {};
+    S3ACCESS_FIELDS.forEach((name, i) => {
+      const present = i < count;
+      if (name === 'time') {
+        tokens.push(time.text);
+        fields.time = time.iso;
+      } else {
+        if (present) tokens.push(values[i][0]);
+        fields[name] = present ? values[i][1] : null;
+      }
+    });
+    const extra = extras.slice(0, Math.max(0, count - S3ACCESS_FIELDS.length));
+    tokens.push(...extra);
+    if (extra.length > 0) fields.extra_fields = extra;
+    return { tokens, expected: { fields, time: time.epoch } };
+  });
+
+const separator = fc.constantFrom(' ', ' ', ' ', '  ', '\t');
+const randomBytes = fc.uint8Array({ maxLength: 80 }).map((bytes) => bytes.map((b) => (b === 0x0a || b === 0x0d ? 0x20 : b)));
+
+const line: fc.Arbitrary<Line> = fc.oneof(
+  { arbitrary: fc.tuple(validLine, fc.array(separator, { minLength: 1, maxLength: 3 })).map(([v, seps]) => ({ text: v.tokens.join(seps[0]), expected: v.expected })), weight: 10 },
+  // a field dropped or doubled, a value garbled, a quote cut off, junk
+  { arbitrary: fc.tuple(validLine, fc.nat()).map(([v, k]) => ({ text: v.tokens.filter((_, i) => i !== k % v.tokens.length).join(' ') })), weight: 2 },
+  { arbitrary: fc.tuple(validLine, fc.nat(), fc.constantFrom('x', '1.5', '"', '[', ']', '""', '-5', '€')).map(([v, k, junk]) => ({ text: v.tokens.map((t, i) => (i === k % v.tokens.length ? junk : t)).join(' ') })), weight: 3 },
+  { arbitrary: fc.tuple(validLine, fc.nat()).map(([v, k]) => ({ text: v.tokens.join(' ').slice(0, k % 400) })), weight: 2 },
+  { arbitrary: randomBytes.map((text) => ({ text })), weight: 1 },
+  { arbitrary: fc.constantFrom('', ' ', '\t').map((text) => ({ text })), weight: 1 },
+  { arbitrary: validLine.map((v) => ({ text: `${v.tokens.join(' ')} "${'€'.repeat(MAX_LINE_BYTES / 2)}"` })), weight: 1 },
+);
+
+async function* chunked(bytes: Buffer, cuts: number[]): AsyncIterable<Uint8Array> {
+  let from = 0;
+  for (const cut of [...new Set(cuts)].sort((a, b) => a - b)) {
+    if (cut <= from || cut >= bytes.length) continue;
+    yield bytes.subarray(from, cut);
+    from = cut;
+  }
+  if (from < bytes.length) yield bytes.subarray(from);
+}
+
+async function decode(bytes: Buffer, cuts: number[]): Promise<{ records: SluiceRecord[]; rejects: Rejection[] }> {
+  const records: SluiceRecord[] = [];
+  const rejects: Rejection[] = [];
+  const format = s3accessFormat({ lines: { maxLineBytes: MAX_LINE_BYTES, batchLines: 5 } });
+  for await (const batch of format.decode(chunked(bytes, cuts), { object: { uri: 'mem://access.log', key: 'access.log' }, idPrefix: 'p' })) {
+    records.push(...batch.records);
+    rejects.push(...batch.rejects);
+  }
+  return { records, rejects };
+}
+
+const isBlank = (text: string): boolean => /^[ \t\r]*$/.test(text);
+
+describe('s3access format properties', () => {
+  it('accounts for every line, decodes valid lines exactly, and ignores chunking', async () => {
+    const input = fc.record({ lines: fc.array(line, { maxLength: 12 }), crlf: fc.boolean(), finalNewline: fc.boolean(), cuts: fc.array(fc.nat(6000), { maxLength: 12 }) });
+    await fc.assert(
+      fc.asyncProperty(input, async ({ lines, crlf, finalNewline, cuts }) => {
+        // Prepare
+        const eol = Buffer.from(crlf ? '\r\n' : '\n');
+        const parts: Buffer[] = [];
+        lines.forEach((l, i) => {
+          parts.push(typeof l.text === 'string' ? Buffer.from(l.text, 'utf8') : Buffer.from(l.text));
+          if (i < lines.length - 1 || finalNewline) parts.push(eol);
+        });
+        const bytes = Buffer.concat(parts);
+        const texts = lines.map((l) => (typeof l.text === 'string' ? l.text : Buffer.from(l.text).toString('utf8')));
+        if (texts.length > 0 && texts[0].charCodeAt(0) === 0xfeff) texts[0] = texts[0].slice(1);
+        if (!finalNewline && texts.length > 0 && texts[texts.length - 1] === '') texts.pop();
+
+        // Act
+        const whole = await decode(bytes, []);
+        const cut = await decode(bytes, cuts);
+
+        // Assess
+        assert.deepEqual(cut, whole);
+        const outcomes = [...whole.records.map((r) => r.origin.line), ...whole.rejects.map((r) => r.origin.line)].sort((a, b) => a - b);
+        const expectedLines = texts.flatMap((t, i) => (isBlank(t) ? [] : [i + 1]));
+        assert.deepEqual(outcomes, expectedLines);
+        for (const r of whole.records) assert.equal(r.id, `p-${r.origin.line}`);
+        lines.forEach((l, i) => {
+          if (l.expected === undefined) return;
+          const record = whole.records.find((r) => r.origin.line === i + 1);
+          const reject = whole.rejects.find((r) => r.origin.line === i + 1);
+          assert.ok(record, `valid line ${i + 1} rejected: ${reject?.reason}\n${texts[i]}`);
+          assert.deepEqual(record.fields, l.expected.fields);
+          assert.equal(record.time, l.expected.time);
+        });
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
+  it('never throws on arbitrary bytes cut anywhere', async () => {
+    const input = fc.record({
+      pieces: fc.array(fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.constantFrom('\n', '"', '[', ']', ' - ', '[06/Feb/2019:00:00:38 +0000]', '€').map((s) => Buffer.from(s))), { maxLength: 40 }),
+      cuts: fc.array(fc.nat(2000), { maxLength: 12 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(input, async ({ pieces, cuts }) => {
+        // Prepare
+        const bytes = Buffer.concat(pieces.map((p) => Buffer.from(p)));
+        let text = bytes.toString('utf8');
+        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+        const lines = text === '' ? [] : text.split('\n');
+        if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+
+        // Act
+        const whole = await decode(bytes, []);
+        const cut = await decode(bytes, cuts);
+
+        // Assess
+        assert.deepEqual(cut, whole);
+        assert.equal(whole.records.length + whole.rejects.length, lines.filter((l) => !isBlank(l)).length);
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+});

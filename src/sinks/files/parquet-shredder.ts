@@ -1,0 +1,507 @@
+/**
+ * Shreds records into Parquet leaf columns (values plus definition/repetition levels), one row
+ * group at a time. This is the per-record hot path of the Parquet sink.
+ *
+ * Invariants:
+ * - One pass per record over the compiled schema (Dremel's algorithm specialised to what the
+ *   schema allows: structs at any depth, lists that do not nest lists, so repetition levels are
+ *   0 or 1). Every leaf gets exactly one level entry per record, or per list element (at least
+ *   one per record) under a list.
+ * - Values are kept compactly, nulls only as levels: numbers in a Float64Array (int64 values
+ *   are exact integers below 2^63 in magnitude, which a double holds exactly when it is one),
+ *   booleans in a Uint8Array, strings and JSON texts interned in a per-row-group dictionary
+ *   (Map) with one Int32 index per value, unless the column is mostly distinct (see
+ *   `LeafColumn.interning`). Interning is what makes dictionary encoding free at flush time and
+ *   keeps one copy of each repeated string in memory.
+ * - Nothing is lost: a value that does not fit its column (another kind, a key the schema does
+ *   not have, a list with a misfit element) is written as null in its column(s) and recorded
+ *   under its dotted path in the record's `_overflow` JSON object. A list fits or not as a
+ *   whole: a misfit element sends the whole list to `_overflow`.
+ * - A record either lands in every leaf or in none: when a JSON text cannot be made (a circular
+ *   structure), the walk finishes with nulls, then every leaf is truncated back to where it was
+ *   before the record and the record is reported as unserializable.
+ * - Memory is bounded by the caller flushing the row group: `estimatedBytes` grows with rows
+ *   (fixed bytes per leaf value) and with the distinct strings interned.
+ */
+import type { SchemaElement } from 'hyparquet';
+import { SluiceError } from '../../core/errors.js';
+import type { SluiceRecord } from '../../core/record.js';
+import { isPlainObject, OVERFLOW_COLUMN, toSchemaElements, type ParquetField, type ParquetLeafType } from './parquet-schema.js';
+
+const INITIAL_CAPACITY = 1024;
+/** Per-value memory of a leaf (level byte, value slot), used for the row-group byte bound. */
+const BYTES_PER_LEAF_VALUE = 13;
+const INT64_LIMIT = 2 ** 63;
+
+/** The buffered values of one leaf column for the current row group. */
+export class LeafColumn {
+  /** Level entries (values and nulls). */
+  levelCount = 0;
+  defLevels = new Uint8Array(INITIAL_CAPACITY);
+  /** Only for leaves under a list (maxRep 1). */
+  repLevels: Uint8Array | undefined;
+  /** Non-null values. */
+  valueCount = 0;
+  /** int64, timestamp (epoch ms), double. */
+  numbers: Float64Array | undefined;
+  /** boolean, 0 or 1. */
+  flags: Uint8Array | undefined;
+  /**
+   * string, json: whether values are interned (dictionary + indexes) or kept as they come. A
+   * column starts interning (the id column does not: ids are unique); one whose row group
+   * turned out mostly distinct stops for the rest of the part, since interning costs a hash
+   * lookup per value and dictionary encoding would not be chosen anyway.
+   */
+  interning: boolean;
+  /** Interning: index into `dictionary` per value. */
+  indexes: Int32Array | undefined;
+  /** Interning: distinct values of this row group, in order of first appearance. */
+  dictionary: string[] = [];
+  private readonly dictionaryIndex = new Map<string, number>();
+  /** Interning: the previous value and its index (neighbouring records often repeat a value). */
+  private lastString: string | undefined;
+  private lastIndex = 0;
+  /** Not interning: the values. */
+  strings: string[] = [];
+  /** UTF-16 length of the strings held (distinct ones when interning), for the memory bound. */
+  stringChars = 0;
+
+  constructor(
+    /** Path from the root (names of groups and the leaf), as Parquet's path_in_schema. */
+    readonly path: readonly string[],
+    readonly element: SchemaElement,
+    readonly type: ParquetLeafType,
+    readonly maxDef: number,
+    readonly maxRep: number,
+    interning = true,
+  ) {
+    this.interning = interning;
+    if (maxRep > 0) this.repLevels = new Uint8Array(INITIAL_CAPACITY);
+    if (type === 'string' || type === 'json') this.indexes = new Int32Array(INITIAL_CAPACITY);
+    else if (type === 'boolean') this.flags = new Uint8Array(INITIAL_CAPACITY);
+    else this.numbers = new Float64Array(INITIAL_CAPACITY);
+  }
+
+  pushNull(rep: number, def: number): void {
+    const at = this.levelCount;
+    if (at === this.defLevels.length) this.growLevels();
+    this.defLevels[at] = def;
+    if (this.repLevels !== undefined) this.repLevels[at] = rep;
+    this.levelCount = at + 1;
+  }
+
+  pushNumber(rep: number, value: number): void {
+    this.pushNull(rep, this.maxDef);
+    const at = this.valueCount;
+    if (at === this.numbers!.length) this.numbers = grow(this.numbers!);
+    this.numbers![at] = value;
+    this.valueCount = at + 1;
+  }
+
+  pushFlag(rep: number, value: boolean): void {
+    this.pushNull(rep, this.maxDef);
+    const at = this.valueCount;
+    if (at === this.flags!.length) this.flags = grow(this.flags!);
+    this.flags![at] = value ? 1 : 0;
+    this.valueCount = at + 1;
+  }
+
+  pushString(rep: number, value: string): void {
+    this.pushNull(rep, this.maxDef);
+    const at = this.valueCount;
+    this.valueCount = at + 1;
+    if (!this.interning) {
+      this.strings[at] = value;
+      this.stringChars += value.length;
+      return;
+    }
+    let index: number;
+    if (value === this.lastString) {
+      index = this.lastIndex;
+    } else {
+      const known = this.dictionaryIndex.get(value);
+      if (known === undefined) {
+        index = this.dictionary.length;
+        this.dictionary.push(value);
+        this.dictionaryIndex.set(value, index);
+        this.stringChars += value.length;
+      } else {
+        index = known;
+      }
+      this.lastString = value;
+      this.lastIndex = index;
+    }
+    if (at === this.indexes!.length) this.indexes = grow(this.indexes!);
+    this.indexes![at] = index;
+  }
+
+  /** Drops the level entries (and their values) from `levelCount` on. */
+  truncate(levelCount: number): void {
+    let values = 0;
+    for (let i = levelCount; i < this.levelCount; i++) if (this.defLevels[i] === this.maxDef) values++;
+    this.levelCount = levelCount;
+    this.valueCount -= values;
+  }
+
+  /** Empties the column for the next row group (buffers are kept and reused). */
+  reset(): void {
+    this.levelCount = 0;
+    this.valueCount = 0;
+    this.dictionary = [];
+    this.dictionaryIndex.clear();
+    this.lastString = undefined;
+    this.strings.length = 0;
+    this.stringChars = 0;
+  }
+
+  private growLevels(): void {
+    this.defLevels = grow(this.defLevels);
+    if (this.repLevels !== undefined) this.repLevels = grow(this.repLevels);
+  }
+}
+
+function grow<T extends Float64Array | Uint8Array | Int32Array>(array: T): T {
+  const bigger = new (array.constructor as new (length: number) => T)(array.length * 2);
+  bigger.set(array);
+  return bigger;
+}
+
+// Compiled schema nodes. `nullDef` is the definition level written when this node is null
+// while its parent is present; present leaves write `nullDef + 1` (their maxDef).
+const LEAF = 0;
+const STRUCT = 1;
+const LIST = 2;
+
+interface LeafNode {
+  kind: typeof LEAF;
+  path: string;
+  nullDef: number;
+  leaf: LeafColumn;
+  type: ParquetLeafType;
+  leaves: LeafColumn[];
+}
+
+interface StructNode {
+  kind: typeof STRUCT;
+  path: string;
+  nullDef: number;
+  names: string[];
+  children: SchemaNode[];
+  known: Set<string>;
+  leaves: LeafColumn[];
+}
+
+interface ListNode {
+  kind: typeof LIST;
+  path: string;
+  nullDef: number;
+  element: LeafNode | StructNode;
+  leaves: LeafColumn[];
+}
+
+type SchemaNode = LeafNode | StructNode | ListNode;
+
+/**
+ * Turns records into leaf columns following one schema.
+ *
+ * @example
+ * const shredder = new RecordShredder(fields, '_id');
+ * shredder.add(record);            // throws SINK_RECORD_UNSERIALIZABLE, changing nothing, for a circular value
+ * for (const leaf of shredder.leaves) encode(leaf);
+ * shredder.reset();
+ */
+export class RecordShredder {
+  /** Leaf columns in schema order (the order of column chunks in a row group). */
+  readonly leaves: LeafColumn[] = [];
+  /** The file's schema elements. */
+  readonly schema: SchemaElement[];
+  /** Records in the current row group. */
+  rows = 0;
+  private readonly root: StructNode;
+  private readonly idLeaf: LeafColumn | undefined;
+  private readonly overflowLeaf: LeafColumn;
+  /** Leaves under a list: their level counts are saved before each record, for rollback. */
+  private readonly repeatedLeaves: LeafColumn[];
+  private readonly repeatedStart: Int32Array;
+  /** The current record's misfits, by dotted path. */
+  private overflow: Record<string, unknown> | undefined;
+  /** The first error making the current record unserializable. */
+  private failure: Error | undefined;
+
+  constructor(fields: readonly ParquetField[], idColumn: string | undefined) {
+    const elements = toSchemaElements(fields, idColumn);
+    this.schema = elements;
+    // Leaves are created in schema order, walking `elements` alongside (depth-first, root first).
+    let next = 1;
+    if (idColumn !== undefined) this.idLeaf = this.addLeaf([idColumn], 'string', 1, 0, elements[next++]!, false);
+    const compile = (field: ParquetField, parentPath: string[], nullDef: number, rep: number): SchemaNode => {
+      const path = [...parentPath, field.name];
+      const dotted = path.join('.');
+      if (field.kind === 'leaf') {
+        const leaf = this.addLeaf(path, field.type, nullDef + 1, rep, elements[next++]!);
+        return { kind: LEAF, path: dotted, nullDef, leaf, type: field.type, leaves: [leaf] };
+      }
+      if (field.kind === 'struct') {
+        next += 1;
+        const children = field.fields.map((child) => compile(child, path, nullDef + 1, rep));
+        return {
+          kind: STRUCT,
+          path: dotted,
+          nullDef,
+          names: field.fields.map((child) => child.name),
+          children,
+          known: new Set(field.fields.map((child) => child.name)),
+          leaves: children.flatMap((child) => child.leaves),
+        };
+      }
+      next += 2; // the LIST group and its repeated `list` group
+      const element = compile({ ...field.element, name: 'element' }, [...path, 'list'], nullDef + 2, 1) as LeafNode | StructNode;
+      return { kind: LIST, path: dotted, nullDef, element, leaves: element.leaves };
+    };
+    const children = fields.map((field) => compile(field, [], 0, 0));
+    this.root = {
+      kind: STRUCT,
+      path: '',
+      nullDef: 0,
+      names: fields.map((field) => field.name),
+      children,
+      known: new Set(fields.map((field) => field.name)),
+      leaves: children.flatMap((child) => child.leaves),
+    };
+    this.overflowLeaf = this.addLeaf([OVERFLOW_COLUMN], 'json', 1, 0, elements[next++]!);
+    if (next !== elements.length) throw new Error(`parquet schema walk out of step: ${next} of ${elements.length} elements`);
+    this.repeatedLeaves = this.leaves.filter((leaf) => leaf.maxRep > 0);
+    this.repeatedStart = new Int32Array(this.repeatedLeaves.length);
+  }
+
+  /** Memory held by the buffered row group, roughly, in bytes. */
+  get estimatedBytes(): number {
+    let chars = 0;
+    for (const leaf of this.leaves) chars += leaf.stringChars;
+    return this.rows * this.leaves.length * BYTES_PER_LEAF_VALUE + chars * 2;
+  }
+
+  /**
+   * Adds one record as one row. Throws a SluiceError `SINK_RECORD_UNSERIALIZABLE` (leaving the
+   * columns as they were) when a value meant for a JSON column cannot be written as JSON.
+   */
+  add(record: SluiceRecord): void {
+    const repeated = this.repeatedLeaves;
+    for (let i = 0; i < repeated.length; i++) this.repeatedStart[i] = repeated[i]!.levelCount;
+    this.overflow = undefined;
+    this.failure = undefined;
+    this.idLeaf?.pushString(0, record.id);
+    this.writeStruct(this.root, record.fields, 0);
+    // (Casts: TypeScript keeps the narrowing from the resets above across the calls that set them.)
+    const overflow = this.overflow as Record<string, unknown> | undefined;
+    if (overflow === undefined) this.overflowLeaf.pushNull(0, 0);
+    else this.pushJson(this.overflowLeaf, overflow, 0);
+    const failure = this.failure as Error | undefined;
+    if (failure !== undefined) {
+      this.rollback();
+      throw new SluiceError(
+        `record ${record.id} (${record.origin.object} line ${record.origin.line}) cannot be written to Parquet: ${failure.message}`,
+        {
+          code: 'SINK_RECORD_UNSERIALIZABLE',
+          stage: 'sink',
+          hint: 'a transform produced a value JSON cannot hold (e.g. a circular object); fix the transform',
+          cause: failure,
+        },
+      );
+    }
+    this.rows += 1;
+  }
+
+  /** Empties every column for the next row group. */
+  reset(): void {
+    for (const leaf of this.leaves) leaf.reset();
+    this.rows = 0;
+  }
+
+  private addLeaf(path: string[], type: ParquetLeafType, maxDef: number, maxRep: number, element: SchemaElement, interning = true): LeafColumn {
+    const leaf = new LeafColumn(path, element, type, maxDef, maxRep, interning);
+    this.leaves.push(leaf);
+    return leaf;
+  }
+
+  private writeField(node: SchemaNode, value: unknown, rep: number): void {
+    if (value === null || value === undefined) {
+      writeNulls(node.leaves, rep, node.nullDef);
+    } else if (node.kind === LEAF) {
+      this.writeLeaf(node, value, rep);
+    } else if (node.kind === STRUCT) {
+      if (typeof value === 'object' && !Array.isArray(value) && isPlainObject(value)) {
+        this.writeStruct(node, value as Record<string, unknown>, rep);
+      } else {
+        this.misfit(node.path, value);
+        writeNulls(node.leaves, rep, node.nullDef);
+      }
+    } else if (Array.isArray(value) && listFits(node, value)) {
+      this.writeList(node, value, rep);
+    } else {
+      this.misfit(node.path, value);
+      writeNulls(node.leaves, rep, node.nullDef);
+    }
+  }
+
+  private writeStruct(node: StructNode, object: Record<string, unknown>, rep: number): void {
+    const names = node.names;
+    const children = node.children;
+    let present = 0;
+    for (let i = 0; i < names.length; i++) {
+      const value = object[names[i]!];
+      if (value !== undefined) present++;
+      this.writeField(children[i]!, value, rep);
+    }
+    // A key the schema does not know shows up as more defined keys than known ones found.
+    let defined = 0;
+    for (const key in object) if (object[key] !== undefined) defined++;
+    if (defined !== present) {
+      for (const key in object) {
+        const value = object[key];
+        if (value !== undefined && !node.known.has(key)) this.misfit(node.path === '' ? key : `${node.path}.${key}`, value);
+      }
+    }
+  }
+
+  private writeList(node: ListNode, list: readonly unknown[], rep: number): void {
+    const element = node.element;
+    if (list.length === 0) {
+      writeNulls(node.leaves, rep, node.nullDef + 1);
+      return;
+    }
+    for (let i = 0; i < list.length; i++) {
+      const itemRep = i === 0 ? rep : 1;
+      const item = list[i];
+      if (item === null || item === undefined) writeNulls(node.leaves, itemRep, node.nullDef + 2);
+      else if (element.kind === LEAF) this.writeLeaf(element, item, itemRep);
+      else this.writeStruct(element, item as Record<string, unknown>, itemRep);
+    }
+  }
+
+  private writeLeaf(node: LeafNode, value: unknown, rep: number): void {
+    const leaf = node.leaf;
+    switch (node.type) {
+      case 'string':
+        if (typeof value === 'string') return leaf.pushString(rep, value);
+        break;
+      case 'int64': {
+        const n = asInt64(value);
+        if (n !== undefined) return leaf.pushNumber(rep, n);
+        break;
+      }
+      case 'double':
+        if (typeof value === 'number') return leaf.pushNumber(rep, value);
+        break;
+      case 'boolean':
+        if (typeof value === 'boolean') return leaf.pushFlag(rep, value);
+        break;
+      case 'timestamp': {
+        const ms = asTimestamp(value);
+        if (ms !== undefined) return leaf.pushNumber(rep, ms);
+        break;
+      }
+      case 'json':
+        return this.pushJson(leaf, value, rep);
+    }
+    this.misfit(node.path, value);
+    leaf.pushNull(rep, node.nullDef);
+  }
+
+  private pushJson(leaf: LeafColumn, value: unknown, rep: number): void {
+    let text: string | undefined;
+    try {
+      text = toJsonText(value);
+    } catch (err) {
+      this.failure ??= err as Error;
+    }
+    if (text === undefined) leaf.pushNull(rep, leaf.maxDef - 1);
+    else leaf.pushString(rep, text);
+  }
+
+  private misfit(path: string, value: unknown): void {
+    (this.overflow ??= {})[path] = value;
+  }
+
+  /** Takes the current record out of every leaf (each got at least one entry for it). */
+  private rollback(): void {
+    const repeated = this.repeatedLeaves;
+    for (let i = 0; i < repeated.length; i++) repeated[i]!.truncate(this.repeatedStart[i]!);
+    for (const leaf of this.leaves) if (leaf.maxRep === 0) leaf.truncate(leaf.levelCount - 1);
+  }
+}
+
+function writeNulls(leaves: readonly LeafColumn[], rep: number, def: number): void {
+  for (let i = 0; i < leaves.length; i++) leaves[i]!.pushNull(rep, def);
+}
+
+/** Whether every element of a list fits the list's element type (a list is written whole or not at all). */
+function listFits(node: ListNode, list: readonly unknown[]): boolean {
+  for (const item of list) if (item !== null && item !== undefined && !fits(node.element, item)) return false;
+  return true;
+}
+
+function fits(node: SchemaNode, value: unknown): boolean {
+  if (value === null || value === undefined) return true;
+  if (node.kind === LEAF) {
+    switch (node.type) {
+      case 'string':
+        return typeof value === 'string';
+      case 'int64':
+        return asInt64(value) !== undefined;
+      case 'double':
+        return typeof value === 'number';
+      case 'boolean':
+        return typeof value === 'boolean';
+      case 'timestamp':
+        return asTimestamp(value) !== undefined;
+      case 'json':
+        return true;
+    }
+  }
+  if (node.kind === LIST) return false; // lists never sit inside lists
+  if (typeof value !== 'object' || Array.isArray(value) || !isPlainObject(value)) return false;
+  const object = value as Record<string, unknown>;
+  for (const key in object) if (object[key] !== undefined && !node.known.has(key)) return false;
+  for (let i = 0; i < node.names.length; i++) if (!fits(node.children[i]!, object[node.names[i]!])) return false;
+  return true;
+}
+
+function asInt64(value: unknown): number | undefined {
+  if (typeof value === 'number') {
+    return Number.isInteger(value) && value < INT64_LIMIT && value >= -INT64_LIMIT ? value : undefined;
+  }
+  // A bigint is kept only when a double holds it exactly; others go to _overflow as JSON numbers.
+  if (typeof value === 'bigint' && value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER)) return Number(value);
+  return undefined;
+}
+
+/** Epoch ms from an integer (ms), a Date, or an ISO 8601 string (as CloudTrail's eventTime). */
+function asTimestamp(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? value : undefined;
+  if (value instanceof Date) {
+    const ms = value.getTime();
+    return Number.isNaN(ms) ? undefined : ms;
+  }
+  if (typeof value === 'string') {
+    const ms = Date.parse(value);
+    return Number.isNaN(ms) ? undefined : ms;
+  }
+  return undefined;
+}
+
+/**
+ * JSON text of a value; bigints are written as JSON numbers. Undefined for values JSON has no
+ * text for (a function). Throws for a circular structure.
+ */
+export function toJsonText(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch (err) {
+    if (!(err instanceof TypeError) || !/BigInt/i.test(err.message)) throw err;
+    return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? BIGINT_MARK + v.toString() : v))?.replace(BIGINT_MARKED, '$1');
+  }
+}
+
+const BIGINT_MARK = '\u0000sluice-bigint:';
+const BIGINT_MARKED = /"\\u0000sluice-bigint:(-?\d+)"/g;

@@ -1,0 +1,409 @@
+/**
+ * The `http` sink: batches of records POSTed (or PUT) as a JSON array, NDJSON, or one JSON object
+ * `{<key field>: <value field>}` (`asObject`), optionally gzip-compressed, to a URL that may be a
+ * template filled from the records (`.../connection_sets/{bucket_start}`): records are batched per
+ * resulting URL, in input order, up to `batchMaxRecords` / `batchMaxBytes`.
+ *
+ * Each request carries an idempotency key (header `Idempotency-Key` by default): the first 32 hex
+ * digits of the SHA-256 of the batch's record ids. Batches are a function of the input and the
+ * config, so a retried request, and the same batch in a re-run of the unit, carry the same key and
+ * a receiver can drop the repeat.
+ *
+ * Delivery rules, per batch (every record ends delivered, rejected with a reason, or its unit
+ * fails):
+ * - 2xx: delivered.
+ * - 408, 429, 5xx: retried with backoff and full jitter, never sooner than Retry-After; after
+ *   `retry.maxAttempts` attempts (default 5) or `retry.maxElapsedMs`, the batch's records are
+ *   rejected with the last answer (-> dead letters): the server is up but keeps refusing them.
+ * - 413: the batch is split in halves, down to one record, which is then rejected.
+ * - 401, 403, 404, 405, 406: the unit fails, not retryable (a wrong URL or credentials would
+ *   otherwise dead-letter everything).
+ * - other 4xx (400, 409, 422...): the endpoint refuses this content: rejected at once.
+ * - no answer (refused, reset, timeout): retried likewise; when retries run out the unit fails
+ *   (retryable) and the ledger retries it later: a receiver that is down does not turn records
+ *   into dead letters.
+ * - a record without a field the URL template or asObject needs, or that JSON cannot hold:
+ *   rejected.
+ *
+ * Backpressure, memory and accounting work as in the opensearch sink: a full batch waits for a
+ * slot of the sink instance's in-flight window (`maxInFlight`, default 4), keeps it through its
+ * retries, and `commit()` waits for every batch of the unit. At most 64 URL batches are filled at
+ * once per unit; beyond that the oldest is sent early.
+ */
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import type { Sink, SinkCommit, SinkWriter, UnitContext } from '../../core/component.js';
+import { SluiceError, toSluiceError } from '../../core/errors.js';
+import type { SluiceRecord } from '../../core/record.js';
+import { exhausted, nextRetryDelay, systemTiming, type BackoffPolicy, type RetryTiming } from '../../runtime/retry.js';
+import { isAsyncSecretRef, maskUrlCredentials, redactSecrets, resolveSecretRef, resolveSecretRefAsync, type AwsSecretOptions } from '../../runtime/secrets.js';
+import { createNdjsonLineEncoder, type NdjsonLineEncoder } from '../files/ndjson-line.js';
+import type { HttpSinkConfig } from './config.js';
+import { InFlightWindow } from './in-flight-window.js';
+import { HttpRequestError, HttpTransport } from './transport.js';
+import { compileUrlTemplate, type UrlTemplate } from './url-template.js';
+
+export type { HttpSinkConfig } from './config.js';
+
+const gzipAsync = promisify(gzip);
+const MAX_OPEN_BATCHES = 64;
+/** Statuses that mean the configuration is wrong, not the records. */
+const CONFIG_STATUSES = new Set([401, 403, 404, 405, 406]);
+
+export interface HttpSinkOptions {
+  timing?: Partial<RetryTiming>;
+  secretOptions?: AwsSecretOptions;
+}
+
+interface HttpSinkShared {
+  config: HttpSinkConfig;
+  /** `http https://host/path` (credentials masked), for messages. */
+  where: string;
+  template: UrlTemplate;
+  encodeRecord: NdjsonLineEncoder;
+  transport: HttpTransport;
+  window: InFlightWindow;
+  policy: BackoffPolicy;
+  timing: RetryTiming;
+  /** Static headers with secrets resolved (async references on first use). */
+  headers: () => Promise<Record<string, string>>;
+  secrets: string[];
+  writers: Set<HttpUnitWriter>;
+  closed: boolean;
+}
+
+interface PendingRecord {
+  record: SluiceRecord;
+  /** The record's JSON (an element of the array, a line, or a `"key":value` member). */
+  text: string;
+  bytes: number;
+}
+
+interface OpenBatch {
+  url: string;
+  items: PendingRecord[];
+  bytes: number;
+}
+
+/**
+ * Creates the `http` sink. Reads env:/file: secrets of the headers and URL now.
+ *
+ * @example
+ * const sink = createHttpSink({ type: 'http', url: 'https://example.com/connection_sets/{bucket_start}', method: 'POST',
+ *   encoding: 'json', asObject: { key: 'ip', value: 'peers' }, idField: false, compression: 'none',
+ *   headers: { Authorization: 'env:API_TOKEN' }, idempotencyHeader: 'Idempotency-Key', batchMaxRecords: 100_000,
+ *   batchMaxBytes: 10_000_000, maxInFlight: 4, timeoutMs: 30_000, retry: { initialDelayMs: 200, maxDelayMs: 30_000, maxAttempts: 5, maxElapsedMs: 300_000 } });
+ */
+export function createHttpSink(config: HttpSinkConfig, options: HttpSinkOptions = {}): Sink {
+  const secrets: string[] = [];
+  const remember = (value: string) => {
+    if (!secrets.includes(value)) secrets.push(value);
+    return value;
+  };
+  const { template: rawTemplate, username, password } = splitTemplateCredentials(config.url);
+  const where = `http ${maskUrlCredentials(config.url)}`;
+  let template: UrlTemplate;
+  try {
+    template = compileUrlTemplate(rawTemplate);
+  } catch (err) {
+    throw toSluiceError(err, 'config', where);
+  }
+  const staticHeaders: Record<string, string> = {
+    'content-type': config.encoding === 'ndjson' ? 'application/x-ndjson' : 'application/json',
+    accept: 'application/json, */*',
+  };
+  if (config.compression === 'gzip') staticHeaders['content-encoding'] = 'gzip';
+  if (password !== undefined || username !== undefined) {
+    staticHeaders['authorization'] = `Basic ${Buffer.from(`${username ?? ''}:${remember(password ?? '')}`).toString('base64')}`;
+  }
+  const asyncHeaders: Array<[string, string]> = [];
+  for (const [name, value] of Object.entries(config.headers)) {
+    if (isAsyncSecretRef(value)) asyncHeaders.push([name.toLowerCase(), value]);
+    else staticHeaders[name.toLowerCase()] = value.startsWith('env:') || value.startsWith('file:') ? remember(resolveSecretRef(value)) : value;
+  }
+  let resolvedHeaders: Promise<Record<string, string>> | undefined;
+  const headers = () => {
+    resolvedHeaders ??= (async () => {
+      const out = { ...staticHeaders };
+      for (const [name, ref] of asyncHeaders) out[name] = remember(await resolveSecretRefAsync(ref, options.secretOptions));
+      return out;
+    })().catch((err: unknown) => {
+      resolvedHeaders = undefined;
+      throw err;
+    });
+    return resolvedHeaders;
+  };
+  const shared: HttpSinkShared = {
+    config,
+    where,
+    template,
+    encodeRecord: createNdjsonLineEncoder(config.idField),
+    transport: new HttpTransport({ connections: config.maxInFlight, timeoutMs: config.timeoutMs, tls: config.tls, describe: where }),
+    window: new InFlightWindow(config.maxInFlight),
+    policy: { ...config.retry },
+    timing: { ...systemTiming, ...options.timing },
+    headers,
+    secrets,
+    writers: new Set(),
+    closed: false,
+  };
+  return {
+    name: 'http',
+    openUnit(unit) {
+      if (shared.closed) throw new SluiceError(`${where}: the sink is closed`, { code: 'SINK_CLOSED', stage: 'sink', retryable: true });
+      const writer = new HttpUnitWriter(shared, unit);
+      shared.writers.add(writer);
+      return writer;
+    },
+    async close() {
+      shared.closed = true;
+      shared.window.close(new SluiceError(`${where}: the sink was closed while requests were pending`, { code: 'SINK_CLOSED', stage: 'sink', retryable: true }));
+      await Promise.allSettled([...shared.writers].map((w) => w.abort()));
+      await shared.transport.close();
+    },
+  };
+}
+
+/** Removes `user:pass@` from a URL template, returning the credentials decoded. */
+function splitTemplateCredentials(url: string): { template: string; username?: string; password?: string } {
+  const match = /^([a-z][a-z0-9+.-]*:\/\/)([^/@?#]*)@/i.exec(url);
+  if (!match) return { template: url };
+  const userinfo = match[2]!;
+  const colon = userinfo.indexOf(':');
+  const username = decodeURIComponent(colon === -1 ? userinfo : userinfo.slice(0, colon));
+  const password = colon === -1 ? undefined : decodeURIComponent(userinfo.slice(colon + 1));
+  return { template: match[1]! + url.slice(match[0].length), username: username === '' ? undefined : username, password };
+}
+
+/** The idempotency key of a batch: the first 32 hex digits of SHA-256 over its record ids. */
+export function batchIdempotencyKey(records: readonly { id: string }[]): string {
+  const hash = createHash('sha256');
+  for (const record of records) hash.update(record.id).update('\n');
+  return hash.digest('hex').slice(0, 32);
+}
+
+class HttpUnitWriter implements SinkWriter {
+  private readonly open = new Map<string, OpenBatch>();
+  private readonly tasks = new Set<Promise<void>>();
+  private readonly controller = new AbortController();
+  private written = 0;
+  private delivered = 0;
+  private readonly rejected: SinkCommit['rejected'] = [];
+  private readonly urls = new Set<string>();
+  private state: 'open' | 'committing' | 'committed' | 'aborted' | 'failed' = 'open';
+  private failure: SluiceError | undefined;
+
+  constructor(
+    private readonly shared: HttpSinkShared,
+    private readonly unit: UnitContext,
+  ) {}
+
+  async write(records: SluiceRecord[]): Promise<void> {
+    this.assertOpen('write');
+    const { config, template } = this.shared;
+    for (const record of records) {
+      this.written += 1;
+      let url: string;
+      let text: string;
+      try {
+        url = template.render(record);
+        text = this.encode(record);
+      } catch (err) {
+        if (err instanceof SluiceError && err.stage === 'sink') {
+          this.reject([{ record }], err.message, err.code);
+          continue;
+        }
+        throw this.fail(err);
+      }
+      const bytes = Buffer.byteLength(text) + 1;
+      let batch = this.open.get(url);
+      if (batch && batch.items.length > 0 && batch.bytes + bytes > config.batchMaxBytes) {
+        await this.dispatch(batch);
+        batch = undefined;
+      }
+      if (!batch) {
+        if (this.open.size >= MAX_OPEN_BATCHES) await this.dispatch(this.open.values().next().value!);
+        batch = { url, items: [], bytes: 2 };
+        this.open.set(url, batch);
+      }
+      batch.items.push({ record, text, bytes });
+      batch.bytes += bytes;
+      if (batch.items.length >= config.batchMaxRecords || batch.bytes >= config.batchMaxBytes) await this.dispatch(batch);
+    }
+  }
+
+  async commit(): Promise<SinkCommit> {
+    this.assertOpen('commit');
+    this.state = 'committing';
+    try {
+      for (const batch of [...this.open.values()]) await this.dispatch(batch);
+    } catch (err) {
+      this.fail(err);
+    }
+    while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
+    this.shared.writers.delete(this);
+    if (this.failure) {
+      this.state = 'failed';
+      throw this.failure;
+    }
+    if (this.delivered + this.rejected.length !== this.written) {
+      this.state = 'failed';
+      throw new SluiceError(`${this.shared.where}: unit ${this.unit.id}: ${this.written} records written but ${this.delivered} delivered and ${this.rejected.length} rejected`, {
+        code: 'SINK_ACCOUNTING',
+        stage: 'sink',
+        hint: 'this is a bug in the sink; please report it',
+      });
+    }
+    this.state = 'committed';
+    return { outputs: [...this.urls].sort().map(maskUrlCredentials), delivered: this.delivered, rejected: this.rejected };
+  }
+
+  async abort(): Promise<void> {
+    if (this.state === 'committed' || this.state === 'aborted') return;
+    this.state = 'aborted';
+    this.open.clear();
+    this.controller.abort(new SluiceError(`${this.shared.where}: unit ${this.unit.id} aborted`, { code: 'ABORTED', stage: 'sink', retryable: true }));
+    while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
+    this.shared.writers.delete(this);
+  }
+
+  /** One record as JSON text: an array element / NDJSON line (no newline), or an object member. */
+  private encode(record: SluiceRecord): string {
+    const asObject = this.shared.config.asObject;
+    if (asObject === undefined) {
+      const line = this.shared.encodeRecord(record);
+      return line.slice(0, -1);
+    }
+    const key = record.fields[asObject.key];
+    if (key === undefined || key === null || typeof key === 'object') {
+      throw new SluiceError(`record ${record.id} (${record.origin.object} line ${record.origin.line}) has no scalar field "${asObject.key}" for asObject.key`, {
+        code: 'SINK_RECORD_FIELD_MISSING',
+        stage: 'sink',
+      });
+    }
+    let value: string | undefined;
+    try {
+      value = JSON.stringify(record.fields[asObject.value]);
+    } catch (err) {
+      throw new SluiceError(`record ${record.id} (${record.origin.object} line ${record.origin.line}): field "${asObject.value}" cannot be written as JSON (${(err as Error).message})`, {
+        code: 'SINK_RECORD_UNSERIALIZABLE',
+        stage: 'sink',
+      });
+    }
+    return JSON.stringify(String(key)) + ':' + (value ?? 'null');
+  }
+
+  private async dispatch(batch: OpenBatch): Promise<void> {
+    this.open.delete(batch.url);
+    let release: () => void;
+    try {
+      release = await this.shared.window.acquire(this.controller.signal);
+    } catch (err) {
+      throw this.fail(err);
+    }
+    if (this.failure) {
+      release();
+      throw this.failure;
+    }
+    const task: Promise<void> = this.sendBatch(batch.url, batch.items)
+      .catch((err: unknown) => {
+        this.fail(err);
+      })
+      .finally(() => {
+        release();
+        this.tasks.delete(task);
+      });
+    this.tasks.add(task);
+  }
+
+  private async sendBatch(url: string, items: PendingRecord[]): Promise<void> {
+    const { config, transport, policy, timing } = this.shared;
+    const signal = this.controller.signal;
+    const plain = this.body(items);
+    const body = config.compression === 'gzip' ? await gzipAsync(plain) : plain;
+    const target = new URL(url);
+    const state = { attempts: 0, firstAttemptAt: timing.now() };
+    for (;;) {
+      signal.throwIfAborted();
+      state.attempts += 1;
+      try {
+        const headers = { ...(await this.shared.headers()) };
+        if (config.idempotencyHeader !== false) headers[config.idempotencyHeader.toLowerCase()] = batchIdempotencyKey(items.map((i) => i.record));
+        await transport.send({ url: target, method: config.method, headers, body, signal });
+        this.delivered += items.length;
+        this.urls.add(url);
+        return;
+      } catch (err) {
+        if (signal.aborted) throw signal.reason;
+        if (!(err instanceof HttpRequestError)) throw err;
+        if (err.status === 413) {
+          if (items.length === 1) {
+            this.reject(items, `HTTP 413: the endpoint refuses a request of this one record (${items[0]!.bytes} bytes)`, 'SINK_RECORD_TOO_LARGE');
+            return;
+          }
+          const half = items.length >> 1;
+          await this.sendBatch(url, items.slice(0, half));
+          await this.sendBatch(url, items.slice(half));
+          return;
+        }
+        if (err.status !== undefined && CONFIG_STATUSES.has(err.status)) throw err;
+        if (err.status !== undefined && !err.retryable) {
+          this.reject(items, err.message, err.code);
+          return;
+        }
+        const delay = nextRetryDelay(state, policy, timing, err.retryAfterMs);
+        if (delay === undefined) {
+          const last = exhausted(err, state, timing.now(), 'sink');
+          // The server answered every time: these records are what it refuses. No answer at all: the unit waits.
+          if (err.status !== undefined) {
+            this.reject(items, last.message, 'SINK_RETRIES_EXHAUSTED');
+            return;
+          }
+          throw last;
+        }
+        await timing.sleep(delay, signal);
+      }
+    }
+  }
+
+  private body(items: PendingRecord[]): Buffer {
+    const { encoding, asObject } = this.shared.config;
+    if (encoding === 'ndjson') return Buffer.from(items.map((i) => i.text).join('\n') + '\n');
+    const open = asObject ? '{' : '[';
+    const close = asObject ? '}' : ']';
+    return Buffer.from(open + items.map((i) => i.text).join(',') + close);
+  }
+
+  private reject(items: Array<{ record: SluiceRecord }>, reason: string, code: string): void {
+    const text = redactSecrets(reason, this.shared.secrets);
+    for (const item of items) this.rejected.push({ record: item.record, reason: text, code });
+  }
+
+  private fail(err: unknown): SluiceError {
+    if (this.failure === undefined) {
+      const e = toSluiceError(err, 'sink');
+      const prefix = e.message.startsWith(this.shared.where) ? '' : `${this.shared.where}: `;
+      this.failure = new SluiceError(redactSecrets(`${prefix}${e.message}`, this.shared.secrets), {
+        code: e.code,
+        stage: 'sink',
+        retryable: e.retryable,
+        hint: e.hint,
+        cause: err,
+      });
+      if (this.state === 'open') this.state = 'failed';
+      this.controller.abort(this.failure);
+    }
+    return this.failure;
+  }
+
+  private assertOpen(action: string): void {
+    if (this.state === 'open') return;
+    if (this.failure) throw this.failure;
+    throw new SluiceError(`${this.shared.where}: cannot ${action} unit ${this.unit.id}: the writer is ${this.state}`, {
+      code: 'SINK_WRITER_CLOSED',
+      stage: 'sink',
+      hint: 'this is a bug in the caller: open a new writer for each attempt of a unit',
+    });
+  }
+}
