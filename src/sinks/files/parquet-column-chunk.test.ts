@@ -53,7 +53,7 @@ test('the RLE/bit-packed hybrid reads back as the values, for any values, runs a
       const values = pairs.flatMap(([value, length]) => Array.from({ length }, () => value));
       const out = new ByteBuffer(16);
       writeRleHybrid(out, Int32Array.from(values), values.length, bitWidth);
-      assert.deepEqual(readRleHybrid(out.view0(), bitWidth, values.length), values);
+      assert.deepEqual(readRleHybrid(out.written(), bitWidth, values.length), values);
     }),
     { numRuns: 300 },
   );
@@ -68,7 +68,7 @@ test('long bit-packed stretches are split into runs of at most 63 groups (one-by
   writeRleHybrid(out, values, values.length, 3);
 
   // Assess
-  const bytes = out.view0();
+  const bytes = out.written();
   assert.equal(bytes[0], (63 << 1) | 1);
   assert.equal(bytes[1 + 63 * 3], (63 << 1) | 1);
   assert.deepEqual(readRleHybrid(bytes, 3, values.length), [...values]);

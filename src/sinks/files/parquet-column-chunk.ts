@@ -108,7 +108,7 @@ export class ByteBuffer {
   }
 
   /** A view of the bytes written so far (valid until the next write). */
-  view0(): Uint8Array {
+  written(): Uint8Array {
     return this.bytes.subarray(0, this.length);
   }
 }
@@ -197,7 +197,7 @@ export function encodeColumnChunk(leaf: LeafColumn, codec: ChunkCodec, fileOffse
     uncompressedLength += header.length + dictionaryPage.bytes.length;
   }
   const dataPageOffset = BigInt(offset);
-  const page = body.view0();
+  const page = body.written();
   const compressed = codec.compress(page);
   const header = pageHeader({
     type: 'DATA_PAGE',
@@ -374,7 +374,7 @@ function encodeInternedStrings(leaf: LeafColumn, body: ByteBuffer, dictionaryBuf
   if (distinct > 0 && 2 * dictionaryBytes <= plainBytes) {
     body.u8(bitWidth);
     writeRleHybrid(body, indexes, count, bitWidth);
-    return { dictionaryPage: { bytes: dictionaryBuffer.view0(), count: distinct }, statistics };
+    return { dictionaryPage: { bytes: dictionaryBuffer.written(), count: distinct }, statistics };
   }
   if (distinct * 2 > count) leaf.interning = false;
   body.ensure(plainBytes);
@@ -491,7 +491,7 @@ function encodeIntegers(leaf: LeafColumn, body: ByteBuffer, dictionaryBuffer: By
     writeInt64s(dictionaryBuffer, dictionary.values, dictionary.values.length);
     body.u8(dictionary.bitWidth);
     writeRleHybrid(body, dictionary.indexes, count, dictionary.bitWidth);
-    return { dictionaryPage: { bytes: dictionaryBuffer.view0(), count: dictionary.values.length }, statistics };
+    return { dictionaryPage: { bytes: dictionaryBuffer.written(), count: dictionary.values.length }, statistics };
   }
   writeInt64s(body, numbers, count);
   return { dictionaryPage: undefined, statistics };

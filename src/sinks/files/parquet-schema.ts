@@ -16,10 +16,13 @@
  * timestamp, plain objects -> struct, arrays -> list of the element's type. A field seen only
  * as null in the sample becomes a nullable string. Every column is OPTIONAL.
  *
- * Two columns are added by the sink, not inferred: the record id (`idField`, first) and
- * `_overflow` (last), a JSON object holding, by dotted path, every value that did not fit the
- * part's schema (a field first seen after the sample, or a value of another kind than its
- * column). So nothing is lost, and one part has one schema.
+ * The sample is the part's first 1,000 records (fewer when `rowGroupRows` is smaller). Two
+ * columns are added by the sink, not inferred: the record id (`idField`, first) and `_overflow`
+ * (last), a JSON object holding, by dotted path, every value that did not fit the part's schema
+ * (a field first seen after the sample, or a value of another kind than its column). So nothing
+ * is lost, and one part has one schema. Limits: a null reads back like an absent field; JSON has
+ * no NaN or ±Infinity, so such a number in `_overflow` or a JSON column reads back as null; a
+ * key containing a dot makes its `_overflow` path ambiguous.
  */
 import type { SchemaElement } from 'hyparquet';
 

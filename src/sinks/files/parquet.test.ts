@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import fc from 'fast-check';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import type { UnitContext } from '../../core/component.js';
 import { parsePipeline, type FilesSinkConfig } from '../../core/config.js';
@@ -137,6 +138,7 @@ function reconstruct(row: Record<string, unknown>): unknown {
   const out = normalize(columns) as Record<string, unknown>;
   const overflow = typeof _overflow === 'string' ? (JSON.parse(_overflow) as Record<string, unknown>) : (_overflow as Record<string, unknown> | null);
   for (const [dotted, value] of Object.entries(overflow ?? {})) {
+    if (value === null) continue; // as normalize drops null fields
     const keys = dotted.split('.');
     let target = out;
     for (const key of keys.slice(0, -1)) target = (target[key] ??= {}) as Record<string, unknown>;
@@ -490,6 +492,41 @@ test('schema drift: fields first seen after the sample and values of another kin
       { _overflow: 'a field named like the overflow column' },
     ],
   );
+});
+
+test('property: whatever the records and however they drift from the sample, every value reads back', async () => {
+  // Prepare: records mixing kinds per field (so the later ones misfit the sampled schema).
+  const scalar = fc.oneof(
+    fc.integer({ min: -1e6, max: 1e6 }),
+    fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => (Object.is(d, -0) ? 0 : d)),
+    fc.string({ maxLength: 8 }),
+    fc.boolean(),
+    fc.constant(null),
+  );
+  const inner = fc.record({ ip: scalar, port: scalar, tags: fc.array(fc.oneof(fc.string({ maxLength: 3 }), fc.constant(null)), { maxLength: 3 }) }, { requiredKeys: [] });
+  const fields = fc.record(
+    { time: fc.oneof(fc.integer({ min: 0, max: 2 ** 42 }), scalar), src: fc.oneof(inner, scalar), hops: fc.oneof(fc.array(inner, { maxLength: 3 }), scalar), note: scalar },
+    { requiredKeys: [] },
+  );
+
+  let rowsWithOverflow = 0;
+
+  // Act + Assess
+  await fc.assert(
+    // Small row groups cap the schema sample, so later records drift from it.
+    fc.asyncProperty(fc.array(fields, { minLength: 1, maxLength: 30 }), fc.integer({ min: 1, max: 8 }), async (all, rowGroupRows) => {
+      const dir = await freshFolder();
+      const records = all.map((f, i) => ({ id: `p-${i}`, origin: { object: 'prop', line: i + 1 }, time: MAY_18, fields: f }));
+      const commit = await runUnit(config(dir, { rowGroupRows }), records, 7);
+      const rows = (await Promise.all(commit.outputs.map(readRows))).flat();
+      assert.deepEqual(rows.map(reconstruct), records.map(expectedFields));
+      rowsWithOverflow += rows.filter((row) => row._overflow !== null && row._overflow !== undefined).length;
+      await rm(dir, { recursive: true, force: true });
+    }),
+    // A fixed seed keeps the run (and the drift count below) the same every time.
+    { numRuns: 60, seed: 20240518 },
+  );
+  assert.ok(rowsWithOverflow > 20, `drift was exercised: ${rowsWithOverflow} rows used _overflow`);
 });
 
 test('a record JSON cannot hold is rejected with its reason, leaving the rows around it intact', async () => {

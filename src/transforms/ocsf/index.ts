@@ -21,6 +21,22 @@ export { DEFAULT_OCSF_VERSION, loadOcsfSchema, availableOcsfVersions, OcsfSchema
 export { VPCFLOW_ENRICHMENT_FIELDS } from './vpcflow-mapping.js';
 export { compileDeclarativeMapping, type DeclarativeMappingSpec, type FieldRule, type OcsfValueType } from './declarative-mapping.js';
 
+/**
+ * A mapped record is a new object rather than the input record with its fields replaced: input
+ * records may already sit in V8's old generation (pretenured, see vpcflow-mapping.ts), and
+ * storing each new event into an old object costs a write-barrier slow path and keeps the event
+ * alive through young-generation GCs (measured: the transform ran ~10x slower). A class instance
+ * is never pretenured.
+ */
+class MappedRecord implements SluiceRecord {
+  constructor(
+    readonly id: string,
+    readonly origin: SluiceRecord['origin'],
+    public time: number | undefined,
+    public fields: Record<string, unknown>,
+  ) {}
+}
+
 /** Rejected records keep at most this many characters of their fields (as JSON) in `raw`. */
 export const MAX_REJECTED_RAW = 4096;
 
@@ -91,9 +107,7 @@ export function ocsfTransform(mapping: OcsfMapping): Transform {
           });
           continue;
         }
-        record.fields = result;
-        if (record.time === undefined) record.time = result.time as number;
-        records.push(record);
+        records.push(new MappedRecord(record.id, record.origin, record.time ?? (result.time as number), result));
       }
       return batch.filtered === undefined ? { records, rejects } : { records, rejects, filtered: batch.filtered };
     },
