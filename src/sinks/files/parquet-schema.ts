@@ -13,7 +13,8 @@
  * Inference rules (deterministic: the same sample gives the same schema, fields in order of first
  * appearance): integers -> int64 (a top-level `time` -> timestamp, epoch ms), other numbers ->
  * double (integers and non-integers mixed -> double), booleans, strings (UTF8), Dates ->
- * timestamp, plain objects -> struct, arrays -> list of the element's type. A field seen only
+ * timestamp, objects (plain or class instances, see isStructLike) -> struct, arrays -> list of
+ * the element's type. A field seen only
  * as null in the sample becomes a nullable string. Every column is OPTIONAL.
  *
  * The sample is the part's first 1,000 records (fewer when `rowGroupRows` is smaller). Two
@@ -157,7 +158,7 @@ function observe(sketch: Sketch, value: unknown, depth: number): void {
     sketch.kinds |= DATE;
     return;
   }
-  if (!isPlainObject(value)) {
+  if (!isStructLike(value)) {
     sketch.kinds |= OTHER;
     return;
   }
@@ -216,10 +217,16 @@ function resolve(name: string, sketch: Sketch, depth: number, insideList: boolea
   }
 }
 
-/** A plain object (from JSON, a literal or `Object.create(null)`), not a class instance. */
-export function isPlainObject(value: object): boolean {
+/**
+ * Whether an object is written as a struct of its enumerable fields: plain objects, and class
+ * instances holding data (the ocsf transform builds its events from classes, for their stable
+ * shapes). Not arrays (lists), Dates (timestamps), nor containers whose content is not in their
+ * fields (Map, Set, typed arrays and Buffers), which only JSON can try.
+ */
+export function isStructLike(value: object): boolean {
   const proto = Object.getPrototypeOf(value) as unknown;
-  return proto === Object.prototype || proto === null;
+  if (proto === Object.prototype || proto === null) return true;
+  return !(Array.isArray(value) || value instanceof Date || ArrayBuffer.isView(value) || value instanceof Map || value instanceof Set);
 }
 
 /**

@@ -26,7 +26,7 @@
 import type { SchemaElement } from 'hyparquet';
 import { SluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
-import { isPlainObject, OVERFLOW_COLUMN, toSchemaElements, type ParquetField, type ParquetLeafType } from './parquet-schema.js';
+import { isStructLike, OVERFLOW_COLUMN, toSchemaElements, type ParquetField, type ParquetLeafType } from './parquet-schema.js';
 
 const INITIAL_CAPACITY = 1024;
 /** Per-value memory of a leaf (level byte, value slot), used for the row-group byte bound. */
@@ -343,7 +343,7 @@ export class RecordShredder {
     } else if (node.kind === LEAF) {
       this.writeLeaf(node, value, rep);
     } else if (node.kind === STRUCT) {
-      if (typeof value === 'object' && !Array.isArray(value) && isPlainObject(value)) {
+      if (typeof value === 'object' && isStructLike(value)) {
         this.writeStruct(node, value as Record<string, unknown>, rep);
       } else {
         this.misfit(node.path, value);
@@ -472,7 +472,7 @@ function compileRecordWriter(root: StructNode, leaves: readonly LeafColumn[], sh
     if (node.kind === STRUCT) {
       const present = `p${++counter}`;
       const children = node.children.map((child) => field(child, v, present)).join('\n');
-      return `if (typeof ${v} === 'object' && !Array.isArray(${v}) && isPlainObject(${v})) {
+      return `if (typeof ${v} === 'object' && isStructLike(${v})) {
         let ${present} = 0;
         ${children}
         let d = 0;
@@ -512,14 +512,14 @@ function compileRecordWriter(root: StructNode, leaves: readonly LeafColumn[], sh
     for (const k in f) if (f[k] !== undefined) d++;
     if (d !== p0) S.unknownKeys(R, f);
   };`;
-  const make = new Function('S', 'L', 'N', 'R', 'isPlainObject', body) as (
+  const make = new Function('S', 'L', 'N', 'R', 'isStructLike', body) as (
     s: RecordShredder,
     l: readonly LeafColumn[],
     n: SchemaNode[],
     r: StructNode,
     isPlain: (value: object) => boolean,
   ) => (fields: Record<string, unknown>) => void;
-  return make(shredder, leaves, nodes, root, isPlainObject);
+  return make(shredder, leaves, nodes, root, isStructLike);
 }
 
 function writeNulls(leaves: readonly LeafColumn[], rep: number, def: number): void {
@@ -551,7 +551,7 @@ function fits(node: SchemaNode, value: unknown): boolean {
     }
   }
   if (node.kind === LIST) return false; // lists never sit inside lists
-  if (typeof value !== 'object' || Array.isArray(value) || !isPlainObject(value)) return false;
+  if (typeof value !== 'object' || !isStructLike(value)) return false;
   const object = value as Record<string, unknown>;
   for (const key in object) if (object[key] !== undefined && !node.known.has(key)) return false;
   for (let i = 0; i < node.names.length; i++) if (!fits(node.children[i]!, object[node.names[i]!])) return false;

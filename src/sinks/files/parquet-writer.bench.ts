@@ -1,7 +1,7 @@
 /**
  * Throughput of the Parquet files sink on one thread: generated VPC flow records (flat, v2 and v5
- * fields, as the vpcflow format emits them) and the same records as nested OCSF 4001-like
- * events. Run after a build:
+ * fields, as the vpcflow format emits them) and the same records as nested OCSF 4001 events (as
+ * the `ocsf` transform with `builtin:vpcflow` makes them). Run after a build:
  *   node dist/src/sinks/files/parquet-writer.bench.js [records=400000] [codec=snappy]
  * Each line gives the sink's own CPU time per record (the process CPU time spent inside the
  * sink's write and commit calls, which includes garbage collection that happens there), best
@@ -15,10 +15,13 @@ import path from 'node:path';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import type { SchemaElement } from 'hyparquet';
 import type { FilesSinkConfig } from '../../core/config.js';
+import type { Transform } from '../../core/component.js';
 import type { SluiceRecord } from '../../core/record.js';
 import { buildDemoInventory } from '../../demo/inventory.js';
 import { flowLogHeader, flowLogLines, type FlowLogFormat } from '../../demo/flow-log-generator.js';
 import { vpcflowFormat } from '../../formats/vpcflow/index.js';
+import { createTransforms } from '../../core/registry.js';
+import { transformSchema } from '../../core/config.js';
 import { createFilesSink } from './index.js';
 import type { ParquetCompression } from './parquet-column-chunk.js';
 
@@ -35,31 +38,6 @@ async function* chunks(text: Buffer): AsyncIterable<Uint8Array> {
   for (let i = 0; i < text.length; i += 1 << 20) yield text.subarray(i, i + (1 << 20));
 }
 
-/** A nested OCSF Network Activity-like event from a flat flow record (what the ocsf transform makes). */
-function toOcsf(record: SluiceRecord): SluiceRecord {
-  const f = record.fields;
-  const accept = f.action === 'ACCEPT';
-  return {
-    id: record.id,
-    origin: record.origin,
-    time: record.time,
-    fields: {
-      class_uid: 4001, category_uid: 4, activity_id: accept ? 6 : 5, type_uid: accept ? 400106 : 400105, severity_id: 1,
-      action_id: accept ? 1 : 2, disposition_id: accept ? 1 : 2, status_code: f.log_status,
-      time: typeof f.start === 'number' ? f.start * 1000 : undefined,
-      start_time: typeof f.start === 'number' ? f.start * 1000 : undefined,
-      end_time: typeof f.end === 'number' ? f.end * 1000 : undefined,
-      cloud: { account: { uid: f.account_id }, region: f.region, zone: f.az_id, provider: 'AWS' },
-      src_endpoint: { ip: f.srcaddr, port: f.srcport, interface_uid: f.interface_id, vpc_uid: f.vpc_id, subnet_uid: f.subnet_id, instance_uid: f.instance_id },
-      dst_endpoint: { ip: f.dstaddr, port: f.dstport },
-      connection_info: { protocol_num: f.protocol, tcp_flags: f.tcp_flags, direction_id: f.flow_direction === 'ingress' ? 1 : 2, boundary_id: f.traffic_path },
-      traffic: { bytes: f.bytes, packets: f.packets },
-      metadata: { product: { name: 'Amazon VPC', vendor_name: 'AWS', feature: { name: 'Flowlogs' }, version: String(f.version) }, profiles: ['cloud', 'datetime'], version: '1.1.0' },
-      unmapped: { sublocation_type: f.sublocation_type, sublocation_id: f.sublocation_id },
-    },
-  };
-}
-
 function config(dir: string): FilesSinkConfig {
   return {
     type: 'files', path: dir, format: 'parquet', layout: 'date', partition: 'none', targetSizeMb: 1024,
@@ -73,14 +51,14 @@ function cpuMs(since: NodeJS.CpuUsage): number {
 }
 
 /** CPU ms spent inside the sink (write and commit calls), the records and the file size. */
-async function pass(text: Buffer, nested: boolean): Promise<{ ms: number; records: number; bytes: number }> {
+async function pass(text: Buffer, ocsf: Transform | undefined): Promise<{ ms: number; records: number; bytes: number }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'sluice-parquet-bench-'));
   try {
     const writer = createFilesSink(config(dir)).openUnit({ id: 'bench', outputStem: 'bench', objects: [] });
     let ms = 0;
     let records = 0;
     for await (const batch of vpcflowFormat().decode(chunks(text), { object: { uri: 'bench', key: 'bench' }, idPrefix: '3f9a0c1e2b4d5f60' })) {
-      const out = nested ? batch.records.map(toOcsf) : batch.records;
+      const out = ocsf === undefined ? batch.records : (await ocsf.apply(batch)).records;
       records += out.length;
       const started = process.cpuUsage();
       await writer.write(out);
@@ -96,10 +74,10 @@ async function pass(text: Buffer, nested: boolean): Promise<{ ms: number; record
   }
 }
 
-async function measure(label: string, text: Buffer, nested: boolean): Promise<void> {
+async function measure(label: string, text: Buffer, ocsf?: Transform): Promise<void> {
   let best = { ms: Infinity, records: 0, bytes: 0 };
   for (let run = 0; run < REPEATS; run++) {
-    const result = await pass(text, nested);
+    const result = await pass(text, ocsf);
     if (result.ms < best.ms) best = result;
   }
   const perSecond = Math.round((best.records / best.ms) * 1000);
@@ -143,7 +121,9 @@ async function measureLibrary(label: string, text: Buffer): Promise<void> {
 console.log(`Parquet files sink, one thread, ${total.toLocaleString('en')} records, ${codec}, row groups of 65,536 (CPU time of the sink alone)`);
 const v2 = flowText('v2');
 const v5 = flowText('v5');
-await measure('vpcflow v2, flat (14 fields + id)', v2, false);
-await measure('vpcflow v5, flat (29 fields + id)', v5, false);
-await measure('OCSF 4001-like, nested (v5 input)', v5, true);
+const [ocsf] = createTransforms([transformSchema.parse({ type: 'ocsf', mapping: 'builtin:vpcflow' })]);
+await ocsf!.open?.();
+await measure('vpcflow v2, flat (14 fields + id)', v2);
+await measure('vpcflow v5, flat (29 fields + id)', v5);
+await measure('OCSF 4001 (builtin:vpcflow), nested', v5, ocsf);
 await measureLibrary('hyparquet-writer ParquetWriter, v5', v5);

@@ -6,6 +6,7 @@
  */
 import type { PipelineConfig, TransformConfig } from '../../core/config.js';
 import type { RecordBatch, Transform } from '../../core/component.js';
+import { toSluiceError } from '../../core/errors.js';
 import { objectIdPrefix, type ObjectRef } from '../../core/record.js';
 import { createFormat, createSource, createTransforms } from '../../core/registry.js';
 import { decompressByMagic } from '../../sources/decompress.js';
@@ -99,6 +100,8 @@ export async function checkOcsfOutputSample(config: PipelineConfig, options: Ocs
         if (report.events >= maxEvents) break;
       }
     }
+  } catch (err) {
+    throw toSluiceError(err, 'read', `while mapping a sample of ${source.root} to check its OCSF output`);
   } finally {
     await Promise.allSettled([source.close?.(), ...transforms.map((t) => t.close?.())]);
   }

@@ -396,15 +396,17 @@ describe('builtin:vpcflow field by field', () => {
   });
 
   it('reads the enrichment fields into the endpoints and keeps the names without an OCSF home under unmapped', () => {
-    // Prepare: an egress v5-style record as the enrich transform would leave it.
+    // Prepare: an egress v5-style record as the enrich transform leaves it (names as in enrich/index.ts).
     const mapping = createVpcflowMapping(DEFAULTS);
     const fields = {
       version: 5, account_id: '111122223333', interface_id: 'eni-0c50d5961bcb2d47b', srcaddr: '10.1.2.3', dstaddr: '10.9.8.7',
       srcport: 43210, dstport: 5432, protocol: 6, packets: 10, bytes: 1200, start: 1716000000, end: 1716000030,
       action: 'ACCEPT', log_status: 'OK', vpc_id: 'vpc-1', subnet_id: 'subnet-1', instance_id: 'i-1', flow_direction: 'egress',
-      interface_name: 'web-7', instance_name: 'web-7.prod', subnet_name: 'app-tier-3', vpc_name: 'prod',
-      dst_interface_id: 'eni-0db', dst_interface_name: 'db-1', dst_instance_id: 'i-2', dst_instance_name: 'db-1.prod',
-      dst_subnet_id: 'subnet-9', dst_vpc_id: 'vpc-1', dst_subnet_name: 'data-tier', src_network_name: 'prod/app-tier-3',
+      interface_name: 'web-7', instance_name: 'web-7.prod', subnet_name: 'app-tier-3', vpc_name: 'prod', private_ip: '10.1.2.3',
+      src_interface_id: 'eni-0c50d5961bcb2d47b', src_name: 'web-7', src_subnet_id: 'subnet-1', src_network_name: 'prod/app-tier-3',
+      dst_interface_id: 'eni-0db', dst_name: 'db-1', dst_instance_id: 'i-2', dst_instance_name: 'db-1.prod',
+      dst_subnet_id: 'subnet-9', dst_vpc_id: 'vpc-1', dst_az_id: 'euw1-az2', dst_subnet_name: 'data-tier', dst_vpc_name: 'prod',
+      pkt_src_name: null, pkt_dst_name: null,
     };
 
     // Act
@@ -419,9 +421,51 @@ describe('builtin:vpcflow field by field', () => {
     });
     assert.deepEqual(json.dst_endpoint, {
       ip: '10.9.8.7', port: 5432, name: 'db-1.prod', interface_uid: 'eni-0db', interface_name: 'db-1',
-      instance_uid: 'i-2', subnet_uid: 'subnet-9', vpc_uid: 'vpc-1',
+      instance_uid: 'i-2', subnet_uid: 'subnet-9', vpc_uid: 'vpc-1', zone: 'euw1-az2',
     });
-    assert.deepEqual(json.unmapped, { subnet_name: 'app-tier-3', vpc_name: 'prod', dst_subnet_name: 'data-tier', src_network_name: 'prod/app-tier-3' });
+    assert.deepEqual(json.unmapped, {
+      subnet_name: 'app-tier-3', vpc_name: 'prod', src_network_name: 'prod/app-tier-3', dst_subnet_name: 'data-tier', dst_vpc_name: 'prod',
+    });
+  });
+
+  it('tells which end the interface is from the enrichment when the log has no flow direction', () => {
+    // Prepare: v2 records (no flow-direction) enriched with the interface's address.
+    const mapping = createVpcflowMapping(DEFAULTS);
+    const base = {
+      version: 2, account_id: '111122223333', interface_id: 'eni-1', srcport: 443, dstport: 50000, protocol: 6, packets: 1, bytes: 40,
+      start: 1716000000, end: 1716000030, action: 'ACCEPT', log_status: 'OK', interface_name: 'web-7', private_ip: '10.1.2.3',
+    };
+    const map = (extra: Record<string, unknown>) => asJson(mapping.map({ id: 'e', origin: { object: 'x', line: 1 }, fields: { ...base, ...extra } }) as OcsfEvent) as Record<string, any>;
+
+    // Act
+    const incoming = map({ srcaddr: '198.51.100.7', dstaddr: '10.1.2.3' });
+    const outgoing = map({ srcaddr: '10.1.2.3', dstaddr: '198.51.100.7' });
+    const neither = map({ srcaddr: '10.1.2.4', dstaddr: '198.51.100.7' });
+
+    // Assess
+    assert.deepEqual(incoming.dst_endpoint, { ip: '10.1.2.3', port: 50000, name: 'web-7', interface_uid: 'eni-1', interface_name: 'web-7' });
+    assert.equal(incoming.connection_info.direction_id, 1);
+    assert.equal(incoming.device, undefined);
+    assert.deepEqual(outgoing.src_endpoint, { ip: '10.1.2.3', port: 443, name: 'web-7', interface_uid: 'eni-1', interface_name: 'web-7' });
+    assert.equal(outgoing.connection_info.direction, 'Outbound');
+    assert.deepEqual(neither.device, { type_id: 0, type: 'Unknown', name: 'web-7', ip: '10.1.2.3', interface_uid: 'eni-1', interface_name: 'web-7' });
+    assert.equal(neither.connection_info.direction_id, 0);
+  });
+
+  it('reads the pkt_ enrichment for an endpoint whose packet-level address differs', () => {
+    // Prepare: NAT: the interface-level dstaddr is the NAT gateway, the packet-level one the real target.
+    const mapping = createVpcflowMapping(DEFAULTS);
+    const fields = {
+      srcaddr: '10.0.1.5', dstaddr: '10.0.0.220', pkt_srcaddr: '10.0.1.5', pkt_dstaddr: '203.0.113.5', start: 1716000000, log_status: 'OK',
+      dst_name: 'nat-gateway-a', dst_subnet_id: 'subnet-public', pkt_dst_name: null, pkt_dst_subnet_id: null, pkt_dst_network_name: 'TEST-NET-3',
+    };
+
+    // Act
+    const event = asJson(mapping.map({ id: 'e', origin: { object: 'x', line: 1 }, fields }) as OcsfEvent) as Record<string, any>;
+
+    // Assess
+    assert.deepEqual(event.dst_endpoint, { ip: '203.0.113.5', intermediate_ips: ['10.0.0.220'] });
+    assert.deepEqual(event.unmapped, { pkt_dst_network_name: 'TEST-NET-3' });
   });
 
   it('accepts loosely typed values (digit strings, numeric ids) from formats other than vpcflow', () => {

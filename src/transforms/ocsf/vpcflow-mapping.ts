@@ -24,7 +24,8 @@
  * - interface_id, vpc_id, subnet_id, instance_id (the monitored interface) -> interface_uid,
  *   vpc_uid, subnet_uid, instance_uid of dst_endpoint for flow_direction ingress and of
  *   src_endpoint for egress (as Security Lake). Without a flow direction (v2-v4 formats,
- *   NODATA) nobody knows which end the interface is, so they describe `device` (the observation
+ *   NODATA) the enrichment's address of the interface tells which end it is (direction_id is
+ *   then set from it); failing that nobody knows, so they describe `device` (the observation
  *   point; type_id 6 Virtual when it has an instance, else 0 Unknown; the event then lists the
  *   host profile, which adds `device`) instead of guessing.
  *   Transit gateway fields tgw_src/dst_eni, _vpc_id, _subnet_id, _az_id describe the two ends.
@@ -39,44 +40,56 @@
  *   VPCFLOW_ENRICHMENT_FIELDS. Every other non-null field goes to `unmapped` under its own key
  *   (sublocation_*, ecs_*, reject_reason, tgw_id, packets_lost_*, subnet_name, vpc_name, ...).
  *
+ * Values that do not fit their attribute reject the record with the field, the target and the
+ * value: a non-integer or out-of-range port/protocol/count, an address that is not one (or is
+ * longer than OCSF's 40 characters), a start/end before 1973 (not epoch seconds). "-" is no value.
+ *
  * Speed: one pass of typed field reads, then the event and each sub-object are built by one
  * constructor call of a class with every attribute present (undefined when absent;
  * JSON.stringify drops them), so every event shares a hidden class; classes rather than object
- * literals, for the GC reason explained above NetworkEndpoint. metadata.product (per flow log version), metadata.profiles and
- * feature are shared, frozen objects: a transform after this one must copy them to change them.
- * The list of `unmapped` keys is computed once per distinct field set (one per header).
+ * literals for the GC reason explained above NetworkEndpoint. metadata.product (one per flow
+ * log version), metadata.profiles and feature are shared, frozen objects: a transform after this
+ * one must copy them to change them. The list of `unmapped` keys is computed once per distinct
+ * field set (one per header).
  */
 import type { SluiceRecord } from '../../core/record.js';
 import { isIpAddressAt } from '../../formats/vpcflow/ip-address.js';
 import { MappingFailure, OCSF_REJECT_CODES, type OcsfEvent, type OcsfMapping, type OcsfMappingOptions } from './mapping.js';
 
 /**
- * Enrichment fields this mapping reads, flat on the record, and where they go. Unprefixed names
- * describe the monitored interface (they join interface_uid on its endpoint, or `device`);
- * `src_`/`dst_` names describe the source/destination addresses (filling what the record itself
- * does not say). Names not listed (subnet_name, vpc_name, src_vpc_name, ...) have no OCSF
- * attribute in network_endpoint and go to `unmapped` like any other field.
+ * Enrichment fields this mapping reads, flat on the record, as the `enrich` transform writes them
+ * (src/transforms/enrich/index.ts; with the demo tables: demo-config.ts), and where they go.
+ * Unprefixed names describe the monitored interface: they join interface_uid on its endpoint (or
+ * `device`). `src_`/`dst_` names describe the address at each end; when the packet-level address
+ * differs (and is the endpoint's ip), the `pkt_src_`/`pkt_dst_` ones are read instead. The
+ * enrichment also fills instance_id, subnet_id, vpc_id, account_id and az_id when the log lacks
+ * them; those are read as the log's own fields. Every other field (subnet_name, vpc_name,
+ * description, instance_type, availability_zone, src_network_name, ...) has no attribute in
+ * network_endpoint and goes to `unmapped`, like any other field.
  */
 export const VPCFLOW_ENRICHMENT_FIELDS: Readonly<Record<string, string>> = {
-  interface_name: '<interface endpoint or device>.interface_name',
+  interface_name: '<interface endpoint or device>.interface_name, and .name when there is no instance_name',
   instance_name: '<interface endpoint or device>.name',
-  src_interface_id: 'src_endpoint.interface_uid',
-  src_interface_name: 'src_endpoint.interface_name',
-  src_instance_id: 'src_endpoint.instance_uid',
-  src_instance_name: 'src_endpoint.name',
-  src_name: 'src_endpoint.name (when there is no instance name)',
-  src_hostname: 'src_endpoint.hostname',
-  src_subnet_id: 'src_endpoint.subnet_uid',
-  src_vpc_id: 'src_endpoint.vpc_uid',
-  dst_interface_id: 'dst_endpoint.interface_uid',
-  dst_interface_name: 'dst_endpoint.interface_name',
-  dst_instance_id: 'dst_endpoint.instance_uid',
-  dst_instance_name: 'dst_endpoint.name',
-  dst_name: 'dst_endpoint.name (when there is no instance name)',
-  dst_hostname: 'dst_endpoint.hostname',
-  dst_subnet_id: 'dst_endpoint.subnet_uid',
-  dst_vpc_id: 'dst_endpoint.vpc_uid',
+  private_ip: 'which end is the interface when the log has no flow-direction (srcaddr = it: egress; dstaddr: ingress); else device.ip',
+  ipv6_address: 'as private_ip, for IPv6 flows',
+  '{src,dst}_interface_id': '<end>_endpoint.interface_uid',
+  '{src,dst}_name': '<end>_endpoint.interface_name (the name of the interface holding the address), and .name when there is no instance name',
+  '{src,dst}_instance_id': '<end>_endpoint.instance_uid',
+  '{src,dst}_instance_name': '<end>_endpoint.name',
+  '{src,dst}_subnet_id': '<end>_endpoint.subnet_uid',
+  '{src,dst}_vpc_id': '<end>_endpoint.vpc_uid',
+  '{src,dst}_az_id': '<end>_endpoint.zone',
+  '{src,dst}_hostname': '<end>_endpoint.hostname',
+  '{pkt_src,pkt_dst}_*': 'as {src,dst}_*, when pkt_srcaddr/pkt_dstaddr differ from srcaddr/dstaddr',
 };
+
+/** The record keys VPCFLOW_ENRICHMENT_FIELDS stands for. */
+const ENRICHMENT_KEYS: readonly string[] = [
+  'interface_name', 'instance_name', 'private_ip', 'ipv6_address',
+  ...['src', 'dst', 'pkt_src', 'pkt_dst'].flatMap((end) =>
+    ['interface_id', 'name', 'instance_id', 'instance_name', 'subnet_id', 'vpc_id', 'az_id', 'hostname'].map((column) => `${end}_${column}`),
+  ),
+];
 
 /** Record keys that have an OCSF home (never copied to `unmapped`). */
 const MAPPED_FIELDS: ReadonlySet<string> = new Set([
@@ -85,7 +98,7 @@ const MAPPED_FIELDS: ReadonlySet<string> = new Set([
   'pkt_dstaddr', 'region', 'az_id', 'pkt_src_aws_service', 'pkt_dst_aws_service', 'flow_direction', 'traffic_path',
   'tgw_src_eni', 'tgw_dst_eni', 'tgw_src_vpc_id', 'tgw_dst_vpc_id', 'tgw_src_subnet_id', 'tgw_dst_subnet_id',
   'tgw_src_az_id', 'tgw_dst_az_id',
-  ...Object.keys(VPCFLOW_ENRICHMENT_FIELDS),
+  ...ENRICHMENT_KEYS,
 ]);
 
 const CLASS_UID = 4001;
@@ -245,6 +258,7 @@ class Device {
     readonly type_id: number,
     readonly type: string,
     readonly name: string | undefined,
+    readonly ip: string | undefined,
     readonly interface_uid: string | undefined,
     readonly interface_name: string | undefined,
     readonly instance_uid: string | undefined,
@@ -520,30 +534,15 @@ export function createVpcflowMapping(options: OcsfMappingOptions): OcsfMapping {
       const ipVersion = r.text(f.type, 'type', 'connection_info.protocol_ver');
       const srcService = r.text(f.pkt_src_aws_service, 'pkt_src_aws_service', 'src_endpoint.svc_name');
       const dstService = r.text(f.pkt_dst_aws_service, 'pkt_dst_aws_service', 'dst_endpoint.svc_name');
-      // The monitored interface and its enrichment.
+      // The monitored interface (enrichment fills instance/subnet/vpc ids when the log lacks them).
       const interfaceId = r.text(f.interface_id, 'interface_id', 'interface_uid');
       const vpcId = r.text(f.vpc_id, 'vpc_id', 'vpc_uid');
       const subnetId = r.text(f.subnet_id, 'subnet_id', 'subnet_uid');
       const instanceId = r.text(f.instance_id, 'instance_id', 'instance_uid');
       const interfaceName = r.text(f.interface_name, 'interface_name', 'interface_name');
       const instanceName = r.text(f.instance_name, 'instance_name', 'name');
-      // Each end: transit gateway fields, then per-address enrichment.
-      const srcInterfaceUid = r.text(f.tgw_src_eni, 'tgw_src_eni', 'src_endpoint.interface_uid') ?? r.text(f.src_interface_id, 'src_interface_id', 'src_endpoint.interface_uid');
-      const dstInterfaceUid = r.text(f.tgw_dst_eni, 'tgw_dst_eni', 'dst_endpoint.interface_uid') ?? r.text(f.dst_interface_id, 'dst_interface_id', 'dst_endpoint.interface_uid');
-      const srcVpcUid = r.text(f.tgw_src_vpc_id, 'tgw_src_vpc_id', 'src_endpoint.vpc_uid') ?? r.text(f.src_vpc_id, 'src_vpc_id', 'src_endpoint.vpc_uid');
-      const dstVpcUid = r.text(f.tgw_dst_vpc_id, 'tgw_dst_vpc_id', 'dst_endpoint.vpc_uid') ?? r.text(f.dst_vpc_id, 'dst_vpc_id', 'dst_endpoint.vpc_uid');
-      const srcSubnetUid = r.text(f.tgw_src_subnet_id, 'tgw_src_subnet_id', 'src_endpoint.subnet_uid') ?? r.text(f.src_subnet_id, 'src_subnet_id', 'src_endpoint.subnet_uid');
-      const dstSubnetUid = r.text(f.tgw_dst_subnet_id, 'tgw_dst_subnet_id', 'dst_endpoint.subnet_uid') ?? r.text(f.dst_subnet_id, 'dst_subnet_id', 'dst_endpoint.subnet_uid');
-      const srcZone = r.text(f.tgw_src_az_id, 'tgw_src_az_id', 'src_endpoint.zone');
-      const dstZone = r.text(f.tgw_dst_az_id, 'tgw_dst_az_id', 'dst_endpoint.zone');
-      const srcInstanceUid = r.text(f.src_instance_id, 'src_instance_id', 'src_endpoint.instance_uid');
-      const dstInstanceUid = r.text(f.dst_instance_id, 'dst_instance_id', 'dst_endpoint.instance_uid');
-      const srcInterfaceName = r.text(f.src_interface_name, 'src_interface_name', 'src_endpoint.interface_name');
-      const dstInterfaceName = r.text(f.dst_interface_name, 'dst_interface_name', 'dst_endpoint.interface_name');
-      const srcName = r.text(f.src_instance_name, 'src_instance_name', 'src_endpoint.name') ?? r.text(f.src_name, 'src_name', 'src_endpoint.name');
-      const dstName = r.text(f.dst_instance_name, 'dst_instance_name', 'dst_endpoint.name') ?? r.text(f.dst_name, 'dst_name', 'dst_endpoint.name');
-      const srcHostname = r.text(f.src_hostname, 'src_hostname', 'src_endpoint.hostname');
-      const dstHostname = r.text(f.dst_hostname, 'dst_hostname', 'dst_endpoint.hostname');
+      const interfaceIpv4 = r.ip(f.private_ip, 'private_ip', 'device.ip');
+      const interfaceIpv6 = r.ip(f.ipv6_address, 'ipv6_address', 'device.ip');
       if (r.problem !== undefined) return new MappingFailure(OCSF_REJECT_CODES.badValue, r.problem);
 
       const seconds = start ?? end;
@@ -556,12 +555,6 @@ export function createVpcflowMapping(options: OcsfMappingOptions): OcsfMapping {
       const time = seconds * 1000;
       const startTime = start === undefined ? undefined : start * 1000;
       const endTime = end === undefined ? undefined : end * 1000;
-
-      // Where the monitored interface goes: the endpoint the flow direction names, else device.
-      const ingress = flowDirection === 'ingress';
-      const egress = flowDirection === 'egress';
-      const onSrc = egress;
-      const onDst = ingress;
 
       // Packet-level addresses win when they differ; the interface-level ones are intermediate hops.
       let srcIp = srcaddr;
@@ -577,14 +570,53 @@ export function createVpcflowMapping(options: OcsfMappingOptions): OcsfMapping {
         if (dstaddr !== undefined) dstHops = [dstaddr];
       }
 
+      // Which end is the monitored interface: the flow direction says so; without one (v2-v4
+      // formats), the enrichment's address of the interface can (srcaddr/dstaddr are the
+      // interface's own address for outgoing/incoming traffic); else nobody knows: `device`.
+      let ingress = flowDirection === 'ingress';
+      let egress = flowDirection === 'egress';
+      if (flowDirection === undefined && (interfaceIpv4 !== undefined || interfaceIpv6 !== undefined)) {
+        const fromInterface = srcaddr !== undefined && (srcaddr === interfaceIpv4 || srcaddr === interfaceIpv6);
+        const toInterface = dstaddr !== undefined && (dstaddr === interfaceIpv4 || dstaddr === interfaceIpv6);
+        if (fromInterface !== toInterface) {
+          egress = fromInterface;
+          ingress = toInterface;
+        }
+      }
+      const onSrc = egress;
+      const onDst = ingress;
+
+      // Each end: transit gateway fields, then the enrichment of its address (pkt_src_* / pkt_dst_*
+      // when the packet-level address is the endpoint's).
+      const sp = srcHops !== undefined;
+      const dp = dstHops !== undefined;
+      const srcInterfaceUid = r.text(f.tgw_src_eni, 'tgw_src_eni', 'src_endpoint.interface_uid') ?? (sp ? r.text(f.pkt_src_interface_id, 'pkt_src_interface_id', 'src_endpoint.interface_uid') : r.text(f.src_interface_id, 'src_interface_id', 'src_endpoint.interface_uid'));
+      const dstInterfaceUid = r.text(f.tgw_dst_eni, 'tgw_dst_eni', 'dst_endpoint.interface_uid') ?? (dp ? r.text(f.pkt_dst_interface_id, 'pkt_dst_interface_id', 'dst_endpoint.interface_uid') : r.text(f.dst_interface_id, 'dst_interface_id', 'dst_endpoint.interface_uid'));
+      const srcVpcUid = r.text(f.tgw_src_vpc_id, 'tgw_src_vpc_id', 'src_endpoint.vpc_uid') ?? (sp ? r.text(f.pkt_src_vpc_id, 'pkt_src_vpc_id', 'src_endpoint.vpc_uid') : r.text(f.src_vpc_id, 'src_vpc_id', 'src_endpoint.vpc_uid'));
+      const dstVpcUid = r.text(f.tgw_dst_vpc_id, 'tgw_dst_vpc_id', 'dst_endpoint.vpc_uid') ?? (dp ? r.text(f.pkt_dst_vpc_id, 'pkt_dst_vpc_id', 'dst_endpoint.vpc_uid') : r.text(f.dst_vpc_id, 'dst_vpc_id', 'dst_endpoint.vpc_uid'));
+      const srcSubnetUid = r.text(f.tgw_src_subnet_id, 'tgw_src_subnet_id', 'src_endpoint.subnet_uid') ?? (sp ? r.text(f.pkt_src_subnet_id, 'pkt_src_subnet_id', 'src_endpoint.subnet_uid') : r.text(f.src_subnet_id, 'src_subnet_id', 'src_endpoint.subnet_uid'));
+      const dstSubnetUid = r.text(f.tgw_dst_subnet_id, 'tgw_dst_subnet_id', 'dst_endpoint.subnet_uid') ?? (dp ? r.text(f.pkt_dst_subnet_id, 'pkt_dst_subnet_id', 'dst_endpoint.subnet_uid') : r.text(f.dst_subnet_id, 'dst_subnet_id', 'dst_endpoint.subnet_uid'));
+      const srcZone = r.text(f.tgw_src_az_id, 'tgw_src_az_id', 'src_endpoint.zone') ?? (sp ? r.text(f.pkt_src_az_id, 'pkt_src_az_id', 'src_endpoint.zone') : r.text(f.src_az_id, 'src_az_id', 'src_endpoint.zone'));
+      const dstZone = r.text(f.tgw_dst_az_id, 'tgw_dst_az_id', 'dst_endpoint.zone') ?? (dp ? r.text(f.pkt_dst_az_id, 'pkt_dst_az_id', 'dst_endpoint.zone') : r.text(f.dst_az_id, 'dst_az_id', 'dst_endpoint.zone'));
+      const srcInstanceUid = sp ? r.text(f.pkt_src_instance_id, 'pkt_src_instance_id', 'src_endpoint.instance_uid') : r.text(f.src_instance_id, 'src_instance_id', 'src_endpoint.instance_uid');
+      const dstInstanceUid = dp ? r.text(f.pkt_dst_instance_id, 'pkt_dst_instance_id', 'dst_endpoint.instance_uid') : r.text(f.dst_instance_id, 'dst_instance_id', 'dst_endpoint.instance_uid');
+      // E_name is the name of the interface holding the address; E_instance_name its instance's.
+      const srcInterfaceName = sp ? r.text(f.pkt_src_name, 'pkt_src_name', 'src_endpoint.interface_name') : r.text(f.src_name, 'src_name', 'src_endpoint.interface_name');
+      const dstInterfaceName = dp ? r.text(f.pkt_dst_name, 'pkt_dst_name', 'dst_endpoint.interface_name') : r.text(f.dst_name, 'dst_name', 'dst_endpoint.interface_name');
+      const srcInstanceName = sp ? r.text(f.pkt_src_instance_name, 'pkt_src_instance_name', 'src_endpoint.name') : r.text(f.src_instance_name, 'src_instance_name', 'src_endpoint.name');
+      const dstInstanceName = dp ? r.text(f.pkt_dst_instance_name, 'pkt_dst_instance_name', 'dst_endpoint.name') : r.text(f.dst_instance_name, 'dst_instance_name', 'dst_endpoint.name');
+      const srcHostname = r.text(f.src_hostname, 'src_hostname', 'src_endpoint.hostname');
+      const dstHostname = r.text(f.dst_hostname, 'dst_hostname', 'dst_endpoint.hostname');
+      if (r.problem !== undefined) return new MappingFailure(OCSF_REJECT_CODES.badValue, r.problem);
+
       const srcIface = onSrc ? interfaceId ?? srcInterfaceUid : srcInterfaceUid;
       const srcInstance = onSrc ? instanceId ?? srcInstanceUid : srcInstanceUid;
       const srcIfaceName = onSrc ? interfaceName ?? srcInterfaceName : srcInterfaceName;
-      const srcShortName = onSrc ? instanceName ?? srcName : srcName;
+      const srcShortName = onSrc ? instanceName ?? interfaceName ?? srcInstanceName ?? srcInterfaceName : srcInstanceName ?? srcInterfaceName;
       const dstIface = onDst ? interfaceId ?? dstInterfaceUid : dstInterfaceUid;
       const dstInstance = onDst ? instanceId ?? dstInstanceUid : dstInstanceUid;
       const dstIfaceName = onDst ? interfaceName ?? dstInterfaceName : dstInterfaceName;
-      const dstShortName = onDst ? instanceName ?? dstName : dstName;
+      const dstShortName = onDst ? instanceName ?? interfaceName ?? dstInstanceName ?? dstInterfaceName : dstInstanceName ?? dstInterfaceName;
 
       // network_endpoint needs one of these to exist (OCSF at_least_one constraint).
       const srcEndpoint =
@@ -618,8 +650,8 @@ export function createVpcflowMapping(options: OcsfMappingOptions): OcsfMapping {
       const device =
         atDevice && (interfaceId !== undefined || instanceId !== undefined || interfaceName !== undefined || instanceName !== undefined)
           ? new Device(
-              instanceId === undefined ? 0 : 6, instanceId === undefined ? 'Unknown' : 'Virtual', instanceName,
-              interfaceId, interfaceName, instanceId, subnetId, vpcId,
+              instanceId === undefined ? 0 : 6, instanceId === undefined ? 'Unknown' : 'Virtual', instanceName ?? interfaceName,
+              interfaceIpv4 ?? interfaceIpv6, interfaceId, interfaceName, instanceId, subnetId, vpcId,
             )
           : undefined;
 
