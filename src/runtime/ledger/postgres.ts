@@ -48,6 +48,7 @@ import {
   type WorkerBeat,
   type WorkerRow,
 } from './types.js';
+import { requireDuration, toMillis } from './durations.js';
 
 export interface ConnectionLostEvent {
   /** What the ledger was doing, e.g. `cannot lease a unit of pipeline "flows"`. */
@@ -908,22 +909,6 @@ function toUnitRow(row: UnitDbRow): UnitRow {
  */
 function jsonbSafe(json: string): string {
   return json.includes('\\u0000') ? json.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : json;
-}
-
-/** A NaN or infinite duration would store a NULL expiry or retry time: refuse it before it reaches the database. */
-function requireDuration(name: string, ms: number, zeroAllowed = false): number {
-  if (!Number.isFinite(ms) || ms < 0 || (ms === 0 && !zeroAllowed)) {
-    throw new SluiceError(`ledger: ${name} must be a ${zeroAllowed ? 'non-negative' : 'positive'} number of milliseconds, got ${ms}`, {
-      code: 'LEDGER_BAD_ARGUMENT',
-      stage: 'ledger',
-      hint: 'check runtime.leaseMs, runtime.backoffMs and runtime.maxBackoffMs in the pipeline file',
-    });
-  }
-  return toMillis(ms);
-}
-
-function toMillis(ms: number): number {
-  return Math.round(ms);
 }
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED']);

@@ -43,6 +43,7 @@ import {
   type WorkerBeat,
   type WorkerRow,
 } from './types.js';
+import { requireDuration, toMillis } from './durations.js';
 
 export interface SqliteLedgerOptions {
   clock?: Clock;
@@ -721,26 +722,6 @@ function toWorkerRow(row: WorkerDbRow): WorkerRow {
     unitsInFlight: row.units_in_flight,
     stoppedAt: row.stopped_at,
   };
-}
-
-/**
- * A NaN or infinite duration would store a NULL expiry or retry time, and a unit with one is never
- * claimable again: refuse it before it reaches the file.
- */
-function requireDuration(name: string, ms: number, zeroAllowed = false): number {
-  if (!Number.isFinite(ms) || ms < 0 || (ms === 0 && !zeroAllowed)) {
-    throw new SluiceError(`ledger: ${name} must be a ${zeroAllowed ? 'non-negative' : 'positive'} number of milliseconds, got ${ms}`, {
-      code: 'LEDGER_BAD_ARGUMENT',
-      stage: 'ledger',
-      hint: 'check runtime.leaseMs, runtime.backoffMs and runtime.maxBackoffMs in the pipeline file',
-    });
-  }
-  return toMillis(ms);
-}
-
-/** STRICT INTEGER columns refuse fractions: times and durations are whole milliseconds. */
-function toMillis(ms: number): number {
-  return Math.round(ms);
 }
 
 function ledgerError(err: unknown, file: string, action: string): SluiceError {
