@@ -30,9 +30,14 @@ import { demoGenerator } from './scenarios/demo-generator.js';
 import { vpcflowBigObject } from './scenarios/vpcflow-big-object.js';
 import { vpcflowNdjson } from './scenarios/vpcflow-ndjson.js';
 import { ledgerClaims } from './scenarios/ledger-claims.js';
+import { cloudtrailCompaction } from './scenarios/cloudtrail-compaction.js';
+import { vpcToLake } from './scenarios/vpc-to-lake.js';
+import { flowsToOpensearch } from './scenarios/flows-to-opensearch.js';
+import { aggregatePeers } from './scenarios/aggregate-peers.js';
+import { lakeQuery } from './scenarios/lake-query.js';
 import { repoRoot } from '../src/testing/repo-root.js';
 
-const SCENARIOS: Scenario[] = [vpcflowNdjson, vpcflowBigObject, demoGenerator, ledgerClaims];
+const SCENARIOS: Scenario[] = [vpcflowNdjson, vpcflowBigObject, demoGenerator, ledgerClaims, vpcToLake, cloudtrailCompaction, flowsToOpensearch, aggregatePeers, lakeQuery];
 
 
 class UsageError extends Error {}

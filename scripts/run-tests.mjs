@@ -2,6 +2,7 @@
 // Finds the compiled tests and runs them with Node's test runner.
 //   unit      every *.test.js except *.services.test.js and the long reliability tier (npm test)
 //   services  *.services.test.js: need PostgreSQL, MySQL/MariaDB, Chromium (npm run test:services)
+//   reliability  everything under test/reliability/, quick and long tiers (npm run test:reliability)
 // Extra arguments filter test files by substring.
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -24,9 +25,11 @@ const pick = {
   unit: (f) => !f.endsWith('.services.test.js') && !f.endsWith('.long.test.js'),
   services: (f) => f.endsWith('.services.test.js'),
   long: (f) => f.endsWith('.long.test.js'),
+  // The reliability suite, quick and long tiers together (npm run test:reliability).
+  reliability: (f) => f.includes(`${path.sep}test${path.sep}reliability${path.sep}`),
 }[tier];
 if (!pick) {
-  console.error(`unknown test tier "${tier}" (unit, services, long)`);
+  console.error(`unknown test tier "${tier}" (unit, services, long, reliability)`);
   process.exit(2);
 }
 const files = all.filter(pick).filter((f) => filters.every((s) => f.includes(s)));

@@ -4,7 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { SluiceError } from '../core/errors.js';
-import { runCommand } from './commands/run.js';
+import { importAslCommand, runOrRunAsl } from './commands/import-asl.js';
 import { statusCommand } from './commands/status.js';
 import { validateCommand } from './commands/validate.js';
 import { retryCommand } from './commands/retry.js';
@@ -12,6 +12,8 @@ import { demoCommand } from './commands/demo.js';
 import { planCommand } from './commands/plan.js';
 import { workerCommand } from './commands/worker.js';
 import { migrateCommand } from './commands/migrate.js';
+import { DEMO_LAKE, DEMO_STATE, serveCommand } from './commands/serve.js';
+import { queryCommand } from './commands/query.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -24,7 +26,10 @@ export function buildProgram(): Command {
   program
     .command('run')
     .description('run a pipeline: plan the source objects, process them with bounded parallelism, resume where a previous run stopped')
-    .requiredOption('-c, --config <file>', 'pipeline YAML file')
+    .option('-c, --config <file>', 'pipeline YAML file (or --asl)')
+    .option('--asl <metadata.csv,mapping.csv>', 'run Security Lake ETL framework metadata + mapping CSV(s) directly, one pipeline per source_log_type (see import-asl)')
+    .option('--log-type <name>', 'with --asl: only this source_log_type')
+    .option('--s3-endpoint <url>', 'with --asl: S3-compatible endpoint of the source (path-style)')
     .option('--source <uri>', 'override source.uri (a folder or s3://bucket/prefix)')
     .option('--output <path>', 'override the path of the first files sink')
     .option('--state <file>', 'override runtime.state (the ledger file)')
@@ -32,10 +37,22 @@ export function buildProgram(): Command {
     .option('--workers <n>', 'worker threads (default: one per core; 0 = main thread)', parseNonNegativeInt)
     .option('--from <date>', 'only objects dated at/after this (YYYY-MM-DD or ISO time, UTC), read from the key')
     .option('--to <date>', 'only objects dated before this (YYYY-MM-DD is inclusive of that day)')
+    .option('--days <n>', 'only the last N UTC days, today included (instead of --from/--to)', parsePositiveInt)
     .option('--full-load', 'redo units that are already done (default: skip them)')
     .option('--json', 'print the run report as JSON on stdout')
     .addOption(new Option('--no-progress', 'no progress bar even on a TTY'))
-    .action(runCommand);
+    .action(runOrRunAsl);
+
+  program
+    .command('import-asl')
+    .description('turn Security Lake ETL framework metadata + mapping CSVs into Sluice pipeline files (one per source_log_type) to review and commit')
+    .argument('<metadata.csv>', 'the framework metadata file (header row + one row per source_log_type)')
+    .argument('<mapping.csv...>', 'the framework mapping file(s) (src_log_type, src_column_name, tgt_column, default_values)')
+    .option('-o, --output <file|folder>', 'a .yaml file (one source log type), or a folder for <source_log_type>.yaml files (default: .)')
+    .option('--log-type <name>', 'only this source_log_type')
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint of the source (path-style), e.g. http://127.0.0.1:9000')
+    .option('--target <folder>', 'where the files sink writes (default ./<target_s3_bucket>/<target_s3_prefix> beside the pipeline file)')
+    .action(importAslCommand);
 
   program
     .command('plan')
@@ -45,6 +62,7 @@ export function buildProgram(): Command {
     .option('--state <ledger>', 'override runtime.state (a ledger file, a postgres:// URL, or env:NAME / file:PATH holding one)')
     .option('--from <date>', 'only objects dated at/after this (YYYY-MM-DD or ISO time, UTC), read from the key')
     .option('--to <date>', 'only objects dated before this (YYYY-MM-DD is inclusive of that day)')
+    .option('--days <n>', 'only the last N UTC days, today included (instead of --from/--to)', parsePositiveInt)
     .option('--full-load', 'put units that are already done back to pending')
     .option('--json', 'print the plan report as JSON on stdout')
     .action(planCommand);
@@ -96,6 +114,27 @@ export function buildProgram(): Command {
     .requiredOption('-c, --config <file>', 'pipeline YAML file')
     .option('--json', 'print the resolved pipeline as JSON')
     .action(validateCommand);
+
+  program
+    .command('serve')
+    .description('the dashboard: runs and units live, failures with redrive, throughput, the investigation view over the lake, /metrics')
+    .option('--state <ledger>', 'ledger to watch (a file, a postgres:// URL, or env:NAME / file:PATH holding one)', DEMO_STATE)
+    .option('--lake <path>', 'folder holding the Parquet lake (searched recursively)', DEMO_LAKE)
+    .option('--port <n>', 'port (0 = any free port)', parseNonNegativeInt, 8787)
+    .option('--host <address>', 'address to bind; anything but loopback needs --token', '127.0.0.1')
+    .option('--token <secret-ref>', 'bearer token as a secret reference (env:NAME, file:PATH, aws-secretsmanager:ID, aws-ssm:NAME)')
+    .option('--poll-ms <ms>', 'how often the live view reads the ledger', parsePositiveInt, 500)
+    .action(serveCommand);
+
+  program
+    .command('query')
+    .description('SQL over the Parquet lake with DuckDB (views: network_activity, api_activity, flows, …; no SQL lists them)')
+    .argument('[sql]', 'the query')
+    .option('--lake <path>', 'folder holding the Parquet lake', DEMO_LAKE)
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
+    .option('--explain', 'print the query plan instead of running it')
+    .option('--max-rows <n>', 'print at most this many rows', parsePositiveInt)
+    .action(queryCommand);
 
   program
     .command('demo')

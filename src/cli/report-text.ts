@@ -1,5 +1,6 @@
 import type { RunReport } from '../runtime/run-pipeline.js';
 import { formatCount, formatDuration } from './progress.js';
+import { describeFinalize } from '../runtime/finalize.js';
 
 /** The human summary printed at the end of a run. */
 export function printReport(report: RunReport, out: NodeJS.WritableStream): void {
@@ -13,6 +14,17 @@ export function printReport(report: RunReport, out: NodeJS.WritableStream): void
     `  outputs  ${report.outputs.length} files`,
   ];
   if (r.rejected > 0) lines.push(`  rejected lines are in ${report.deadLetters}`);
+  if (report.aggregate) lines.push(`  ${describeFinalize(report.aggregate)}`);
+  const parts = report.partitions;
+  if (parts) {
+    for (const step of ['day', 'month'] as const) {
+      const f = parts[step];
+      if (f.units === 0) continue;
+      lines.push(`  ${step.padEnd(5)}    ${f.units} partitions · ${f.filesRead}/${f.filesListed} files read · ${f.records} records · ${f.duplicates} duplicates dropped · ${Math.round(f.bytes / 1048576)} MB`);
+    }
+    for (const skipped of parts.skippedFiles.slice(0, 20)) lines.push(`  skipped file: ${skipped.object} — ${skipped.code}: ${skipped.reason}`);
+    if (parts.skippedFiles.length > 20) lines.push(`  … and ${parts.skippedFiles.length - 20} more skipped files (see the run report JSON)`);
+  }
   for (const dead of report.deadUnits.slice(0, 10)) {
     lines.push(`  dead: ${dead.key} after ${dead.attempts} attempts — ${dead.error}`);
   }

@@ -27,7 +27,20 @@ export interface Source {
   list(window?: TimeWindow): AsyncIterable<ObjectRef[]>;
   /** Opens an object as a stream of raw (possibly compressed) bytes. */
   open(ref: ObjectRef, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>>;
+  /**
+   * One folder level, as a delimiter ('/') listing: the objects directly in `keyPrefix` and its
+   * sub-folders (full key prefixes ending in '/'), each in key order, page by page. `keyPrefix`
+   * is in the terms of `ObjectRef.key` and ends in '/'; omitted = the source's root. Used to walk
+   * known layouts (CloudTrail's account/region/day tree) without listing everything.
+   */
+  listFolder?(keyPrefix?: string): AsyncIterable<FolderPage>;
   close?(): Promise<void>;
+}
+
+/** One page of a delimiter listing (see `Source.listFolder`). */
+export interface FolderPage {
+  objects: ObjectRef[];
+  folders: string[];
 }
 
 /** A batch of decoded records plus the lines that were rejected in the same stretch of input. */
@@ -70,6 +83,23 @@ export interface UnitContext {
   /** Stable, filesystem-safe stem used to name this unit's outputs. */
   outputStem: string;
   objects: ObjectRef[];
+  /** Set for partition units (many objects compacted together); see runtime/partition-planner.ts. */
+  partition?: UnitPartition;
+}
+
+/** What a partition unit is and how it is processed. */
+export interface UnitPartition {
+  /** `day` units write the pipeline's day/hour/none sinks, `month` units its `partition: month` sinks. */
+  step: 'day' | 'month';
+  /** Indexes (in the pipeline's `sinks`) of the sinks this unit writes. */
+  sinks: number[];
+  /** Drop records repeating this field's value within the unit (CloudTrail delivers some events twice). */
+  dedupeBy?: string;
+  /** For logs and status: account, region, stream and the day (yyyy-mm-dd) or month (yyyy-mm). */
+  account: string;
+  region: string;
+  stream: string;
+  period: string;
 }
 
 /** What one sink did with one unit's records. */
@@ -91,6 +121,16 @@ export interface SinkWriter {
 
 export interface Sink {
   readonly name: string;
-  openUnit(unit: UnitContext): SinkWriter;
+  /**
+   * Opens the writer of one unit attempt. `signal` is the attempt's abort (lease lost, shutdown):
+   * a sink that waits (in-flight window, retry backoff, a request) should end those waits when it
+   * fires, so `write()`/`commit()` reject promptly instead of running their retries out.
+   */
+  openUnit(unit: UnitContext, options?: { signal?: AbortSignal }): SinkWriter;
+  /**
+   * Checks, once before any unit runs, what would otherwise fail every unit (a folder that
+   * cannot be written, ...). Throws a SluiceError naming the problem and the fix.
+   */
+  preflight?(): Promise<void>;
   close?(): Promise<void>;
 }

@@ -50,7 +50,7 @@ describe('pipeline config', () => {
 
   it('generates a JSON Schema for editors from the same definitions', () => {
     const schema = pipelineJsonSchema() as { properties: Record<string, { description?: string }> };
-    assert.deepEqual(Object.keys(schema.properties).sort(), ['format', 'name', 'runtime', 'sinks', 'source', 'transforms']);
+    assert.deepEqual(Object.keys(schema.properties).sort(), ['format', 'load', 'name', 'runtime', 'sinks', 'source', 'transforms']);
     assert.match(schema.properties.name!.description!, /Pipeline name/);
   });
 });

@@ -13,6 +13,13 @@ import { enrichTransformSchema, resolveEnrichPaths } from '../transforms/enrich/
 import { ocsfTransformSchema } from '../transforms/ocsf/config.js';
 import { httpSinkSchema } from '../sinks/http/config.js';
 import { elasticsearchSinkSchema, opensearchSinkSchema } from '../sinks/opensearch/config.js';
+import { cwlFormatSchema } from '../sources/cwl/config.js';
+import { aggregateTransformSchema } from '../transforms/aggregate/config.js';
+import { delimitedFormatSchema } from '../formats/delimited/config.js';
+import { jsonFormatSchema, ndjsonFormatSchema } from '../formats/json/config.js';
+import { parquetFormatSchema } from '../formats/parquet/config.js';
+import { loadPlanSchema } from '../runtime/month-planner.js';
+import { notifySchema } from '../runtime/notify.js';
 
 const sourceSchema = z
   .strictObject({
@@ -24,6 +31,11 @@ const sourceSchema = z
     secretAccessKey: z.string().optional().describe('Secret reference (env:NAME, file:PATH) for the S3 secret key.'),
     include: z.string().optional().describe('Regular expression a key must match to be read.'),
     exclude: z.string().optional().describe('Regular expression excluding keys (e.g. CloudTrail-Digest/).'),
+    layout: z
+      .enum(['auto', 'cloudtrail', 'objects'])
+      .optional()
+      .describe('Units of work: objects = one per object; cloudtrail = partitions (account x region x day, and month for partition: month sinks) of an AWSLogs/[o-org/]<account>/CloudTrail/<region>/yyyy/mm/dd/ tree; auto (default) = cloudtrail when the format is cloudtrail and that tree is found under uri, else objects.'),
+    concurrency: z.number().int().min(1).max(1024).optional().describe('GETs in flight inside one multi-object unit (a partition), default 64; records still come out in key order.'),
   })
   .describe('Where the raw logs are.');
 
@@ -53,6 +65,11 @@ export const formatSchema = z
     z.literal('cloudtrail'), cloudtrailFormatSchema,
     z.literal('s3access'), s3accessFormatSchema,
     z.literal('alb'), albFormatSchema,
+    cwlFormatSchema,
+    z.literal('delimited'), delimitedFormatSchema,
+    z.literal('json'), jsonFormatSchema,
+    z.literal('ndjson'), ndjsonFormatSchema,
+    z.literal('parquet'), parquetFormatSchema,
   ])
   .transform((f) => (typeof f === 'string' ? { type: f } : f))
   .describe('How to decode the objects: a format name or { type, ...options }.');
@@ -62,13 +79,13 @@ const filesSinkSchema = z.strictObject({
   path: z.string().min(1).describe('Output folder.'),
   format: z.enum(['ndjson', 'parquet']).default('ndjson').describe('File format of the parts.'),
   layout: z.enum(['date', 'security-lake']).default('date').describe('Folders: date = event-time partitions (see partition); security-lake = region=<r>/accountId=<a>/eventDay=<yyyymmdd>/, one OCSF class per file.'),
-  partition: z.enum(['day', 'hour', 'none']).default('day').describe('Partition folders by event time (layout: date).'),
+  partition: z.enum(['day', 'hour', 'month', 'none']).default('day').describe('Partition folders by event time (layout: date): yyyy/mm/dd, yyyy/mm/dd/HH, yyyy/mm, or none. With a cloudtrail-layout source, month sinks are written by month units and the others by day units.'),
   targetSizeMb: z.number().positive().default(64).describe('Target size of one part in MB: uncompressed bytes for NDJSON, file bytes for Parquet.'),
   compression: z.enum(['gzip', 'none']).default('gzip').describe('Compression of NDJSON parts.'),
   gzipLevel: z.number().int().min(1).max(9).default(3).describe('gzip level (1 = fastest, 9 = smallest); 3 costs ~2/3 of the CPU of 6 for files ~19% larger.'),
   parquetCompression: z.enum(['snappy', 'zstd', 'gzip', 'none']).default('snappy').describe('Compression of Parquet column chunks (zstd needs Node 22.15 or later).'),
   rowGroupRows: z.number().int().min(1).max(10_000_000).default(65_536).describe('Rows per Parquet row group, at most (a row group is also cut at ~64 MB of buffered data).'),
-  schema: z.enum(['inferred']).default('inferred').describe("Parquet schema: inferred from each part's first records (values that do not fit go to the _overflow JSON column)."),
+  schema: z.enum(['inferred', 'cloudtrail']).default('inferred').describe("Parquet schema: inferred from each part's first records, or cloudtrail (the fixed CloudTrail columns, nested parts as JSON strings); values that do not fit go to the _overflow JSON column)."),
   idField: z.union([z.string().min(1), z.literal(false)]).default('_id').describe('Field carrying the record id, or false.'),
 }).refine((s) => s.layout !== 'security-lake' || s.partition === 'day', {
   message: 'layout security-lake always partitions by eventDay: remove `partition` or set it to day',
@@ -80,7 +97,7 @@ const stdoutSinkSchema = z.strictObject({
   idField: z.union([z.string().min(1), z.literal(false)]).default('_id'),
 });
 
-export const transformSchema = z.discriminatedUnion('type', [enrichTransformSchema, ocsfTransformSchema]);
+export const transformSchema = z.discriminatedUnion('type', [enrichTransformSchema, ocsfTransformSchema, aggregateTransformSchema]);
 
 export const sinkSchema = z.discriminatedUnion('type', [filesSinkSchema, stdoutSinkSchema, opensearchSinkSchema, elasticsearchSinkSchema, httpSinkSchema]);
 
@@ -97,6 +114,7 @@ const runtimeSchema = z
     backoffMs: z.number().int().min(0).default(1000).describe('First retry delay; doubles each attempt.'),
     maxBackoffMs: z.number().int().min(0).default(60_000).describe('Cap on the retry delay.'),
     leaseMs: z.number().int().min(1000).default(60_000).describe('How long a unit lease lasts without a heartbeat.'),
+    notify: notifySchema.optional(),
     literalSecrets: z.boolean().default(false).describe('Allow passwords, keys and tokens written literally in this file (tests only); otherwise `sluice validate` refuses them.'),
   })
   .describe('How the work is run.');
@@ -108,6 +126,7 @@ export const pipelineSchema = z
     format: formatSchema,
     transforms: z.array(transformSchema).default([]).describe('Record transforms, applied in order.'),
     sinks: z.array(sinkSchema).min(1).describe('Where records go; a unit is done when every sink committed.'),
+    load: loadPlanSchema.optional().describe('Plan date periods (historical months, daily days) instead of one unit per object (Security Lake ETL framework loads).'),
     runtime: runtimeSchema.prefault({}),
   })
   .describe('A Sluice pipeline.');
@@ -168,7 +187,9 @@ function resolvePaths(config: PipelineConfig, baseDir: string): PipelineConfig {
     sinks: config.sinks.map((s) =>
       s.type === 'files' ? { ...s, path: resolveLocal(s.path) } : 'tls' in s && s.tls?.ca !== undefined ? { ...s, tls: { ...s.tls, ca: resolveLocal(s.tls.ca) } } : s,
     ),
-    transforms: config.transforms.map((t) => (t.type === 'enrich' ? resolveEnrichPaths(t, resolveLocal) : t)),
+    transforms: config.transforms.map((t) =>
+      t.type === 'enrich' ? resolveEnrichPaths(t, resolveLocal) : t.type === 'ocsf' && /\.csv$/i.test(t.mapping) ? { ...t, mapping: resolveLocal(t.mapping) } : t.type === 'aggregate' && t.partials !== undefined ? { ...t, partials: resolveLocal(t.partials) } : t,
+    ),
     runtime: {
       ...config.runtime,
       // A database URL or a secret reference to one is not a path.

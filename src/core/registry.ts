@@ -10,6 +10,11 @@ import { vpcflowFormat } from '../formats/vpcflow/index.js';
 import { cloudtrailFormat } from '../formats/cloudtrail/index.js';
 import { s3accessFormat } from '../formats/s3access/index.js';
 import { albFormat } from '../formats/alb/index.js';
+import { cwlFormat, type CwlInner } from '../sources/cwl/index.js';
+import type { CwlInnerFormatConfig } from '../sources/cwl/config.js';
+import { delimitedFormat } from '../formats/delimited/index.js';
+import { jsonFormat, ndjsonFormat } from '../formats/json/index.js';
+import { parquetFormat } from '../formats/parquet/index.js';
 import { createFilesSink } from '../sinks/files/index.js';
 import { createStdoutSink } from '../sinks/stdout/index.js';
 import { createHttpSink } from '../sinks/http/index.js';
@@ -17,6 +22,7 @@ import { createBulkSink } from '../sinks/opensearch/index.js';
 import { openSource } from '../sources/open-source.js';
 import { createEnrichTransform } from '../transforms/enrich/index.js';
 import { createOcsfTransform } from '../transforms/ocsf/index.js';
+import { createAggregateTransform } from '../transforms/aggregate/index.js';
 
 export function createFormat(config: FormatConfig): Format {
   switch (config.type) {
@@ -31,9 +37,32 @@ export function createFormat(config: FormatConfig): Format {
       return s3accessFormat();
     case 'alb':
       return albFormat();
+    case 'cwl':
+      return cwlFormat({
+        inner: cwlInnerFormat(config.inner),
+        metadata: config.metadata,
+        maxPayloadBytes: config.maxPayloadMb === undefined ? undefined : Math.round(config.maxPayloadMb * 1024 * 1024),
+      });
+    case 'delimited':
+      return delimitedFormat('delimiter' in config ? config : {});
+    case 'json':
+      return jsonFormat('recordPath' in config || 'timestamp' in config || 'maxObjectMb' in config ? config : {});
+    case 'ndjson':
+      return ndjsonFormat('recordPath' in config || 'timestamp' in config ? config : {});
+    case 'parquet':
+      return parquetFormat('maxObjectMb' in config ? config : {});
     default:
       throw new SluiceError(`unknown format "${(config as { type: string }).type}"`, { code: 'UNKNOWN_FORMAT', stage: 'config' });
   }
+}
+
+/** The format reading the messages inside CloudWatch Logs payloads (no header line there). */
+function cwlInnerFormat(inner: CwlInnerFormatConfig): CwlInner {
+  if (inner.type === 'json' || inner.type === 'text') return inner.type;
+  if (inner.type === 'cloudtrail') return cloudtrailFormat({ mode: 'ndjson' });
+  if (inner.type === 's3access') return s3accessFormat();
+  if (inner.type === 'alb') return albFormat();
+  return vpcflowFormat('fields' in inner ? { fields: inner.fields } : {});
 }
 
 export function createSink(config: SinkConfig): Sink {
@@ -58,6 +87,8 @@ export function createTransform(config: TransformConfig): Transform {
       return createEnrichTransform(config);
     case 'ocsf':
       return createOcsfTransform(config);
+    case 'aggregate':
+      return createAggregateTransform(config);
     default:
       throw new SluiceError(`unknown transform "${(config as { type: string }).type}"`, { code: 'UNKNOWN_TRANSFORM', stage: 'config' });
   }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { splitLines, type LineBatch, type SplitLinesOptions } from './lines.js';
+import { fuzzRuns } from '../testing/fuzz.js';
 
 /** Feeds `bytes` as chunks cut at the given offsets. */
 async function* chunked(bytes: Uint8Array, cuts: number[] = []): AsyncIterable<Uint8Array> {
@@ -276,7 +277,7 @@ describe('splitLines', () => {
         assert.deepEqual(cut.lines, whole.lines);
         assert.deepEqual(whole.lines, expectedLines(bytes));
       }),
-      { numRuns: 500 },
+      { numRuns: fuzzRuns(500) },
     );
   });
 });

@@ -1,8 +1,10 @@
 import path from 'node:path';
+import type { Sink } from '../core/component.js';
 import type { PipelineConfig } from '../core/config.js';
 import { createFormat, createSink, createSource, createTransforms } from '../core/registry.js';
 import type { UnitPipeline } from './process-unit.js';
 import { isLedgerReference } from './ledger/open-ledger.js';
+import { unitStagesOf } from './finalize.js';
 
 /** Where rejected lines and records go: runtime.deadLetters, else `<first files sink>/_rejected`, else beside the ledger. */
 export function deadLetterDirFor(config: PipelineConfig): string {
@@ -16,12 +18,15 @@ export function deadLetterDirFor(config: PipelineConfig): string {
 
 /** Builds the components of a pipeline and opens its transforms (tables loaded, connections made). */
 export async function openUnitPipeline(config: PipelineConfig): Promise<UnitPipeline> {
+  // With an aggregate, units feed its partial results; its finalize step feeds the sinks (finalize.ts).
+  const stages = unitStagesOf(config);
   const pipeline: UnitPipeline = {
     source: createSource(config.source),
     format: createFormat(config.format),
-    transforms: createTransforms(config.transforms),
-    sinks: config.sinks.map(createSink),
+    transforms: stages.transforms,
+    sinks: stages.sinks,
     deadLetterDir: deadLetterDirFor(config),
+    readConcurrency: config.source.concurrency,
   };
   try {
     for (const transform of pipeline.transforms) await transform.open?.();
@@ -30,6 +35,31 @@ export async function openUnitPipeline(config: PipelineConfig): Promise<UnitPipe
     throw err;
   }
   return pipeline;
+}
+
+/**
+ * What a run checks once, in the main thread, before planning or leasing anything: the sinks
+ * (options this Node cannot honour, such as zstd Parquet on Node 20; a folder that cannot be
+ * written) and the transforms (tables loaded, databases reached). Without it such a problem
+ * would fail every unit in its worker, each retried with backoff until dead.
+ */
+export async function preflightPipeline(config: PipelineConfig): Promise<void> {
+  await preflightSinks(config);
+  await preflightTransforms(config);
+}
+
+/** Creates each sink (which validates its options) and runs its own preflight check, then closes it. */
+export async function preflightSinks(config: PipelineConfig): Promise<void> {
+  const sinks: Sink[] = [];
+  try {
+    for (const sinkConfig of config.sinks) {
+      const sink = createSink(sinkConfig);
+      sinks.push(sink);
+      await sink.preflight?.();
+    }
+  } finally {
+    await Promise.allSettled(sinks.map((s) => s.close?.()));
+  }
 }
 
 /** Opens and closes the transforms once, so that a bad table or an unreachable database fails the run before any work. */

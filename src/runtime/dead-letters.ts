@@ -13,7 +13,7 @@
  *   is synchronous (the runtime calls it between batches); it only touches the disk when a
  *   unit rejects more than 1 MiB of lines, which is rare and better slow than lost.
  */
-import { closeSync, fsync, mkdirSync, openSync, writeSync, close } from 'node:fs';
+import { closeSync, fsync, mkdirSync, openSync, writeFileSync, close } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -154,7 +154,7 @@ class UnitDeadLetterWriter implements DeadLetterWriter {
         mkdirSync(this.dir, { recursive: true });
         this.fd = openSync(this.tempPath, 'w');
       }
-      writeSync(this.fd, this.buffer);
+      writeFileSync(this.fd, this.buffer); // loops until all is written, unlike writeSync
       this.buffer = '';
     } catch (err) {
       throw toSluiceError(err, 'sink', `writing dead letters of unit ${this.unit.id} to ${this.tempPath}`);
@@ -174,7 +174,7 @@ class UnitDeadLetterWriter implements DeadLetterWriter {
       }
     } else {
       const fd = this.fd;
-      if (this.buffer.length > 0) writeSync(fd, this.buffer);
+      if (this.buffer.length > 0) writeFileSync(fd, this.buffer);
       await fsyncFd(fd);
       this.fd = undefined;
       closeSync(fd);

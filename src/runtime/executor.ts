@@ -10,11 +10,12 @@
  * without counting the attempt.
  */
 import { setMaxListeners } from 'node:events';
-import type { UnitContext } from '../core/component.js';
+import type { UnitContext, UnitPartition } from '../core/component.js';
 import { SluiceError, toSluiceError } from '../core/errors.js';
 import type { ObjectRef } from '../core/record.js';
 import type { Clock, FailOutcome, Lease, Ledger, RetryPolicy, UnitResult } from './ledger/types.js';
 import { systemClock } from './ledger/types.js';
+import { crashPoint } from './crash-points.js';
 import type { UnitProgress } from './process-unit.js';
 import type { UnitRunner } from './unit-runner.js';
 
@@ -45,11 +46,15 @@ export interface ExecuteOptions {
 export interface UnitPayload {
   objects: ObjectRef[];
   outputStem: string;
+  /** Partition units only (see partition-planner.ts). */
+  partition?: UnitPartition;
 }
 
 export function unitContextOf(lease: Lease): UnitContext {
   const payload = lease.unit.payload as UnitPayload;
-  return { id: lease.unitId, outputStem: payload.outputStem, objects: payload.objects };
+  const context: UnitContext = { id: lease.unitId, outputStem: payload.outputStem, objects: payload.objects };
+  if (payload.partition) context.partition = payload.partition;
+  return context;
 }
 
 export async function executeUnits(options: ExecuteOptions): Promise<void> {
@@ -88,6 +93,7 @@ export async function executeUnits(options: ExecuteOptions): Promise<void> {
         signal: controller.signal,
         onProgress: (p) => events.onUnitProgress?.(lease, p),
       });
+      crashPoint('before-ledger-commit');
       if (await ledger.completeUnit(lease, result)) events.onUnitDone?.(lease, result);
       else events.onUnitFenced?.(lease);
     } catch (err) {

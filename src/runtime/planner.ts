@@ -36,7 +36,7 @@ export interface PlanOptions {
 
 export async function planObjectUnits(options: PlanOptions): Promise<PlanSummary> {
   const { ledger, source, pipeline } = options;
-  const summary: PlanSummary = { total: 0, inserted: 0, alreadyDone: 0, alreadyDead: 0, reset: 0, bytes: 0, bytesToDo: 0 };
+  const summary = emptyPlanSummary();
   for await (const page of source.list(options.window)) {
     if (page.length === 0) continue;
     const specs: UnitSpec[] = page.map((ref) => {
@@ -46,26 +46,37 @@ export async function planObjectUnits(options: PlanOptions): Promise<PlanSummary
       const payload: UnitPayload = { objects: [ref], outputStem: outputStemFor(ref.key, unitIdFor(pipeline, 'object', ref.key)) };
       return { id, pipeline, kind: 'object', key: ref.key, payload, size: ref.size };
     });
-    const { inserted } = await ledger.planUnits(specs);
-    summary.inserted += inserted;
-    summary.total += specs.length;
-    summary.bytes += page.reduce((n, ref) => n + (ref.size ?? 0), 0);
-    let finishedBytes = 0;
-    if (inserted < specs.length) {
-      const states = await ledger.unitStates(specs.map((s) => s.id));
-      const finished = specs.filter((s) => states.get(s.id) === 'done' || states.get(s.id) === 'dead');
-      if (options.fullLoad && finished.length > 0) {
-        summary.reset += await ledger.resetUnits(pipeline, ['done', 'dead', 'failed'], finished.map((s) => s.id));
-      } else {
-        for (const s of finished) {
-          if (states.get(s.id) === 'done') summary.alreadyDone++;
-          else summary.alreadyDead++;
-          finishedBytes += s.size ?? 0;
-        }
-      }
-    }
-    summary.bytesToDo += page.reduce((n, ref) => n + (ref.size ?? 0), 0) - finishedBytes;
+    await recordUnitSpecs(ledger, pipeline, specs, options.fullLoad === true, summary);
     options.onPage?.(summary);
   }
   return summary;
+}
+
+export function emptyPlanSummary(): PlanSummary {
+  return { total: 0, inserted: 0, alreadyDone: 0, alreadyDead: 0, reset: 0, bytes: 0, bytesToDo: 0 };
+}
+
+/** Inserts one batch of units (those already there are left alone) and adds them to `summary`. */
+export async function recordUnitSpecs(ledger: Ledger, pipeline: string, specs: UnitSpec[], fullLoad: boolean, summary: PlanSummary): Promise<void> {
+  if (specs.length === 0) return;
+  const { inserted } = await ledger.planUnits(specs);
+  summary.inserted += inserted;
+  summary.total += specs.length;
+  const bytes = specs.reduce((n, s) => n + (s.size ?? 0), 0);
+  summary.bytes += bytes;
+  let finishedBytes = 0;
+  if (inserted < specs.length) {
+    const states = await ledger.unitStates(specs.map((s) => s.id));
+    const finished = specs.filter((s) => states.get(s.id) === 'done' || states.get(s.id) === 'dead');
+    if (fullLoad && finished.length > 0) {
+      summary.reset += await ledger.resetUnits(pipeline, ['done', 'dead', 'failed'], finished.map((s) => s.id));
+    } else {
+      for (const s of finished) {
+        if (states.get(s.id) === 'done') summary.alreadyDone++;
+        else summary.alreadyDead++;
+        finishedBytes += s.size ?? 0;
+      }
+    }
+  }
+  summary.bytesToDo += bytes - finishedBytes;
 }

@@ -14,15 +14,20 @@ import type { TimeWindow } from '../core/component.js';
 import type { PipelineConfig } from '../core/config.js';
 import type { SluiceError } from '../core/errors.js';
 import { createSource } from '../core/registry.js';
-import { deadLetterDirFor, preflightTransforms } from './build-pipeline.js';
+import { deadLetterDirFor, preflightPipeline } from './build-pipeline.js';
 import { executeUnits, type ExecutorEvents } from './executor.js';
 import type { Clock, FailOutcome, Lease, Ledger, UnitResult } from './ledger/types.js';
 import { systemClock } from './ledger/types.js';
 import { openLedger } from './ledger/open-ledger.js';
 import { newOwnerId, reclaimLeasesOfDeadLocalOwners } from './owner.js';
 import { planObjectUnits, type PlanSummary } from './planner.js';
+import { planPeriodUnits } from './month-planner.js';
+import { createNotifier } from './notify.js';
+import { addPartitionResult, detectCloudTrailLayout, planPartitionUnits, type PartitionRunFigures } from './partition-planner.js';
+import type { Logger } from '../core/logger.js';
 import type { UnitProgress } from './process-unit.js';
 import { createUnitRunner, type UnitRunner } from './unit-runner.js';
+import { aggregateStageOf, finalizeAggregate, type FinalizeSummary } from './finalize.js';
 
 export interface RunReport {
   pipeline: string;
@@ -38,6 +43,10 @@ export interface RunReport {
   recordsPerSecond: number;
   peakRssBytes: number;
   interrupted: boolean;
+  /** Partition layouts only: figures per step (day, month) and the files skipped as a whole. */
+  partitions?: PartitionRunFigures;
+  /** Pipelines with an aggregate: what the finalize step did (see finalize.ts). */
+  aggregate?: FinalizeSummary;
 }
 
 export interface RunEvents {
@@ -57,6 +66,8 @@ export interface RunOptions {
   events?: RunEvents;
   /** Use an already open ledger (tests, serve); otherwise the config's state file is opened and closed. */
   ledger?: Ledger;
+  /** Planning log of partition layouts. */
+  log?: Logger;
 }
 
 export function defaultWorkerCount(): number {
@@ -70,6 +81,10 @@ export interface PlanPipelineOptions {
   fullLoad?: boolean;
   /** Called after each listed page is in the ledger, with the running totals. */
   onPage?(summary: PlanSummary): void;
+  /** Planning progress of partition layouts (INFO: totals, DEBUG: per account and region). */
+  log?: Logger;
+  /** "Today" for `load` plans (days back); default the system clock. */
+  clock?: Clock;
 }
 
 /**
@@ -84,6 +99,15 @@ export interface PlanPipelineOptions {
 export async function planPipeline(config: PipelineConfig, options: PlanPipelineOptions): Promise<PlanSummary> {
   const source = createSource(config.source);
   try {
+    // A `load` plan (historical months / daily days, seed 004) groups objects into period units.
+    if (config.load) {
+      return await planPeriodUnits({ ledger: options.ledger, source, pipeline: config.name, load: config.load, clock: options.clock ?? systemClock, window: options.window, fullLoad: options.fullLoad });
+    }
+    const regions = await detectCloudTrailLayout(config, source);
+    if (regions) {
+      const { ledger, window, fullLoad, onPage, log } = options;
+      return await planPartitionUnits({ ledger, source, config, regions, window, fullLoad, onPage, log });
+    }
     return await planObjectUnits({
       ledger: options.ledger,
       source,
@@ -122,6 +146,10 @@ export interface WorkOptions {
   pollMs?: number;
   /** Expire leases of dead local processes before starting (default true). */
   reclaimAtStart?: boolean;
+  /** Run an aggregate's finalize step once drained (default true; runPipeline does its own). */
+  finalize?: boolean;
+  /** Send `runtime.notify` messages for failed and dead units (default true; runPipeline sends its own). */
+  notify?: boolean;
 }
 
 export interface WorkSummary {
@@ -132,6 +160,8 @@ export interface WorkSummary {
   bytesRead: number;
   outputs: number;
   interrupted: boolean;
+  /** Pipelines with an aggregate: what the finalize step did once the units were drained. */
+  aggregate?: FinalizeSummary;
 }
 
 /**
@@ -158,6 +188,7 @@ export async function workPipeline(config: PipelineConfig, options: WorkOptions)
   let inFlight = 0;
   const runner = options.runner ?? createUnitRunner(config, config.runtime.workers ?? defaultWorkerCount());
   const registration = startWorkerBeats(ledger, config, owner, clock, () => inFlight);
+  const notifier = options.notify !== false && config.runtime.notify ? createNotifier(config.runtime.notify) : undefined;
   try {
     if (options.reclaimAtStart !== false) await reclaimLeasesOfDeadLocalOwners(ledger, config.name, owner);
     for (;;) {
@@ -194,6 +225,16 @@ export async function workPipeline(config: PipelineConfig, options: WorkOptions)
             if (outcome === 'retry') summary.units.retried++;
             if (outcome === 'dead') summary.units.dead++;
             if (outcome === 'fenced') summary.units.fenced++;
+            if (outcome !== 'fenced') {
+              notifier?.send({
+                event: outcome === 'dead' ? 'unit_dead' : 'unit_failed',
+                pipeline: config.name,
+                unit: { id: lease.unitId, key: lease.unit.key, attempt: lease.unit.attempts },
+                error: { message: error.message, code: error.code },
+                counts: { unitsDone: summary.units.done, unitsRetried: summary.units.retried, unitsDead: summary.units.dead, recordsIn: summary.records.in },
+                at: new Date(clock()).toISOString(),
+              });
+            }
             events.onUnitFailed?.(lease, error, outcome);
           },
           onUnitFenced(lease) {
@@ -212,8 +253,13 @@ export async function workPipeline(config: PipelineConfig, options: WorkOptions)
       await sleep(pollMs, signal);
     }
   } finally {
+    await notifier?.flush();
     await registration.stop();
     if (!options.runner) await runner.close();
+  }
+  // Fleet workers (`sluice worker`) finalize an aggregate too: its unit's lease lets one of them do it.
+  if (options.finalize !== false && aggregateStageOf(config) && !signal?.aborted) {
+    summary.aggregate = await finalizeAggregate(config, { ledger, owner, clock, signal });
   }
   summary.interrupted = signal?.aborted ?? false;
   return summary;
@@ -263,7 +309,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export async function runPipeline(config: PipelineConfig, options: RunOptions = {}): Promise<RunReport> {
   const clock = options.clock ?? systemClock;
   const started = performance.now();
-  await preflightTransforms(config);
+  await preflightPipeline(config);
   const ledger = options.ledger ?? (await openLedger(config.runtime.state, { clock }));
   const runId = randomUUID();
   const owner = newOwnerId();
@@ -283,11 +329,12 @@ export async function runPipeline(config: PipelineConfig, options: RunOptions = 
     interrupted: false,
   };
   const runner = createUnitRunner(config, config.runtime.workers ?? defaultWorkerCount());
+  const notifier = config.runtime.notify ? createNotifier(config.runtime.notify, options.log) : undefined;
   try {
     await ledger.startRun({ id: runId, pipeline: config.name, startedAt: clock() });
     await reclaimLeasesOfDeadLocalOwners(ledger, config.name, owner);
 
-    const plan = await planPipeline(config, { ledger, window: options.window, fullLoad: options.fullLoad });
+    const plan = await planPipeline(config, { ledger, window: options.window, fullLoad: options.fullLoad, log: options.log, clock });
     report.units.total = plan.total;
     report.units.skipped = plan.alreadyDone;
     report.bytesRead = 0;
@@ -300,6 +347,8 @@ export async function runPipeline(config: PipelineConfig, options: RunOptions = 
       clock,
       signal: options.signal,
       reclaimAtStart: false,
+      finalize: false,
+      notify: false,
       events: {
         onUnitStart: events.onUnitStart,
         onUnitProgress: events.onUnitProgress,
@@ -312,14 +361,32 @@ export async function runPipeline(config: PipelineConfig, options: RunOptions = 
           report.records.filtered += result.recordsFiltered;
           report.bytesRead += lease.unit.size ?? 0;
           report.outputs.push(...result.outputs);
+          report.partitions = addPartitionResult(report.partitions, lease.unit.payload, result);
           events.onUnitDone?.(lease, result);
         },
         onUnitFailed(lease, error, outcome) {
           if (outcome === 'retry') report.units.retried++;
+          if (outcome !== 'fenced') {
+            notifier?.send({
+              event: outcome === 'dead' ? 'unit_dead' : 'unit_failed',
+              pipeline: config.name,
+              runId,
+              unit: { id: lease.unitId, key: lease.unit.key, attempt: lease.unit.attempts },
+              error: { message: error.message, code: error.code },
+              counts: { unitsTotal: report.units.total, unitsDone: report.units.done, unitsRetried: report.units.retried, recordsIn: report.records.in, recordsRejected: report.records.rejected },
+              at: new Date(clock()).toISOString(),
+            });
+          }
           events.onUnitFailed?.(lease, error, outcome);
         },
       },
     });
+
+    // Cross-unit results (the aggregate transform): merged and delivered once every unit is done.
+    if (aggregateStageOf(config)) {
+      report.aggregate = await finalizeAggregate(config, { ledger, owner, clock, signal: options.signal });
+      report.outputs.push(...report.aggregate.outputs);
+    }
 
     report.interrupted = options.signal?.aborted ?? false;
     const counts = await ledger.counts(config.name);
@@ -332,7 +399,18 @@ export async function runPipeline(config: PipelineConfig, options: RunOptions = 
       error: u.lastError?.message ?? 'unknown error',
       code: u.lastError?.code ?? 'UNKNOWN',
     }));
+    if (notifier && (report.units.dead > 0 || report.units.failed > 0)) {
+      notifier.send({
+        event: 'run_failed',
+        pipeline: config.name,
+        runId,
+        counts: { unitsTotal: report.units.total, unitsDone: report.units.done, unitsFailed: report.units.failed, unitsDead: report.units.dead, recordsIn: report.records.in, recordsOut: report.records.out, recordsRejected: report.records.rejected },
+        deadUnits: report.deadUnits.slice(0, 20).map((u) => ({ key: u.key, error: u.error })),
+        at: new Date(clock()).toISOString(),
+      });
+    }
   } finally {
+    await notifier?.flush();
     await runner.close();
     report.elapsedMs = Math.round(performance.now() - started);
     report.recordsPerSecond = report.elapsedMs > 0 ? Math.round((report.records.in * 1000) / report.elapsedMs) : 0;

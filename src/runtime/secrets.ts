@@ -20,8 +20,8 @@
  * from text a server sent back.
  */
 import { readFileSync } from 'node:fs';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+// The Secrets Manager and SSM clients are imported where they are used: most processes (and every
+// Lambda bundle whose pipeline has no aws- reference) never evaluate them.
 import type { PipelineConfig } from '../core/config.js';
 import { SluiceError, toSluiceError } from '../core/errors.js';
 
@@ -127,6 +127,7 @@ async function fetchSecretsManager(ref: string, options: AwsSecretOptions): Prom
   if (secretId === '' || jsonKey === '') {
     throw new SluiceError(`secret reference ${ref}: expected aws-secretsmanager:ID or aws-secretsmanager:ID#jsonKey`, { code: 'SECRET_REF_INVALID', stage: 'config' });
   }
+  const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
   const client = new SecretsManagerClient({ region: options.region, endpoint: options.endpoint });
   let text: string;
   try {
@@ -165,6 +166,7 @@ async function fetchSecretsManager(ref: string, options: AwsSecretOptions): Prom
 async function fetchSsmParameter(ref: string, options: AwsSecretOptions): Promise<string> {
   const name = ref.slice(SSM.length);
   if (name === '') throw new SluiceError(`secret reference ${ref}: expected aws-ssm:/parameter/name`, { code: 'SECRET_REF_INVALID', stage: 'config' });
+  const { GetParameterCommand, SSMClient } = await import('@aws-sdk/client-ssm');
   const client = new SSMClient({ region: options.region, endpoint: options.endpoint });
   try {
     const out = await client.send(new GetParameterCommand({ Name: name, WithDecryption: true }));

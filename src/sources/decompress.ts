@@ -113,6 +113,32 @@ export async function* decompressByMagic(
   }
 }
 
+/** Bodies up to this size may be decompressed in one synchronous call (see `decompressWhole`). */
+export const WHOLE_BODY_MAX_BYTES = 1024 * 1024;
+/** A small body that inflates beyond this is left to the streaming path. */
+const WHOLE_OUTPUT_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Decompresses a small body held whole, by its magic bytes, in one synchronous zlib call: for
+ * thousands of tiny objects (CloudTrail's 1 KB files) a decoder stream per object costs more than
+ * the data (buffers, stream machinery, garbage). Gives the same bytes and the same errors as
+ * `decompressByMagic`; returns undefined when the body is not for this path (too large, zstd, or
+ * inflating past 64 MiB), so the caller streams it instead.
+ */
+export function decompressWhole(body: Uint8Array, objectName: string): Uint8Array | undefined {
+  if (body.length > WHOLE_BODY_MAX_BYTES) return undefined;
+  const kind = sniffCompression(body.subarray(0, SNIFF_BYTES));
+  if (kind === 'none') return body;
+  if (kind !== 'gzip') return undefined;
+  try {
+    // gunzipSync reads members back to back, as the streaming decoder does.
+    return zlib.gunzipSync(body, { maxOutputLength: WHOLE_OUTPUT_MAX_BYTES });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') return undefined;
+    throw corruptionError(err, objectName, 'gzip', body.length);
+  }
+}
+
 /** The sniffed chunks followed by the rest of the input; closes the input if abandoned early. */
 async function* replayHead(
   head: Uint8Array[],

@@ -265,6 +265,41 @@ export function parseWindow(from?: string, to?: string): TimeWindow {
   return window;
 }
 
+/**
+ * The window of `--days N`: the last N whole UTC days, today included (today's partitions are
+ * redone by the next run once they have grown, since a partition's identity covers its files).
+ * `now` comes from a clock so that tests can fix it.
+ *
+ * @example
+ * daysWindow(2, Date.parse('2024-03-05T10:00:00Z')) // 2024-03-04T00:00Z .. 2024-03-06T00:00Z
+ */
+export function daysWindow(days: number, now: number): TimeWindow {
+  if (!Number.isInteger(days) || days < 1) {
+    throw new SluiceError(`--days ${days}: expected a whole number of days, 1 or more`, {
+      code: 'BAD_DATE',
+      stage: 'config',
+      hint: '--days 1 is today (UTC), --days 7 the last seven days including today',
+    });
+  }
+  const today = Math.floor(now / 86_400_000) * 86_400_000;
+  return { from: today - (days - 1) * 86_400_000, to: today + 86_400_000 };
+}
+
+/** The window of the command-line flags: `--days` (with the clock) or `--from`/`--to`, never both. */
+export function windowFromFlags(flags: { from?: string; to?: string; days?: number }, now: () => number = Date.now): TimeWindow | undefined {
+  if (flags.days !== undefined) {
+    if (flags.from !== undefined || flags.to !== undefined) {
+      throw new SluiceError('--days cannot be combined with --from/--to', {
+        code: 'BAD_DATE',
+        stage: 'config',
+        hint: 'give either --days N (back from today) or --from/--to',
+      });
+    }
+    return daysWindow(flags.days, now());
+  }
+  return flags.from || flags.to ? parseWindow(flags.from, flags.to) : undefined;
+}
+
 function parseWindowEdge(text: string, flag: '--from' | '--to'): number {
   const value = text.trim();
   const dateOnly = DATE_ONLY.exec(value);

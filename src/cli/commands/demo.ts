@@ -1,16 +1,27 @@
 /**
  * `sluice demo` (what `npm start` runs): writes an hour of realistic VPC Flow Logs in the AWS S3
- * layout into a local folder, plus a pipeline file, and runs it — no servers, no cloud account.
+ * layout into a local folder, plus two pipeline files, and runs them — no servers, no cloud
+ * account:
+ * - `pipeline.yaml`: the logs as gzip NDJSON by event day (decode, dead letters, resume);
+ * - `lake.yaml`: the same logs enriched with friendly names (CSV tables and a SQLite table read
+ *   by SQL), normalized to OCSF 1.1.0 Network Activity and written as a Parquet lake in Amazon
+ *   Security Lake's layout, then queried with DuckDB to show the names.
  * The folder is recreated on every demo so the figures are always those of a fresh run.
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { stringify } from 'yaml';
 import { loadPipelineFile } from '../../core/config.js';
 import { SluiceError } from '../../core/errors.js';
-import { buildDemoInventory } from '../../demo/inventory.js';
+import { buildDemoInventory, type DemoInventory } from '../../demo/inventory.js';
 import { writeFlowLogObjects } from '../../demo/flow-log-generator.js';
-import { finish, runWithProgress } from './run.js';
+import type { RunReport } from '../../runtime/run-pipeline.js';
+import { demoEnrichConfig } from '../../transforms/enrich/demo-config.js';
+import { DEMO_VPCS_SQL, writeDemoTables } from '../../transforms/enrich/demo-tables.js';
+import { printReport } from '../report-text.js';
+import { runWithProgress } from './run.js';
 
 export interface DemoFlags {
   dir: string;
@@ -88,25 +99,107 @@ export async function demoCommand(flags: DemoFlags): Promise<void> {
       '',
     ].join('\n'),
   );
-  const config = loadPipelineFile(pipelineFile);
-  const report = await runWithProgress(config, { progress: true });
-  finish(report, flags.json === true);
-  if (!flags.json) {
-    const rel = (p: string) => path.relative(process.cwd(), p) || '.';
-    process.stdout.write(
-      [
-        '',
-        `demo folder  ${rel(dir)}`,
-        `  logs       ${rel(logs)}  (AWS S3 layout: AWSLogs/<account>/vpcflowlogs/<region>/yyyy/mm/dd/)`,
-        `  outputs    ${rel(path.join(dir, 'out/flows'))}  (gzip NDJSON by event day)`,
-        `  rejected   ${rel(path.join(dir, 'out/flows/_rejected'))}`,
-        `  pipeline   ${rel(pipelineFile)}`,
-        'try next',
-        `  node bin/sluice.js status -c ${rel(pipelineFile)}`,
-        `  node bin/sluice.js run -c ${rel(pipelineFile)}     # resumes: every unit is already done`,
-        `  node bin/sluice.js run -c ${rel(pipelineFile)} --full-load   # redo, byte-identical outputs`,
-        '',
-      ].join('\n'),
-    );
+  const report = await runWithProgress(loadPipelineFile(pipelineFile), { progress: true });
+  if (!flags.json) printReport(report, process.stdout);
+
+  // The same logs again, the way seed 000 and 004 want them: friendly names, OCSF, Parquet.
+  const lakeFile = writeLakePipeline(dir, inventory);
+  const lakeReport = await runWithProgress(loadPipelineFile(lakeFile), { progress: true });
+  const lake = path.join(dir, 'out/lake');
+  const reports = [report, lakeReport];
+  if (flags.json) {
+    // One JSON document on stdout, both runs in it.
+    process.stdout.write(`${JSON.stringify({ flows: report, lake: lakeReport }, null, 2)}\n`);
+  } else {
+    process.stdout.write('\n');
+    printReport(lakeReport, process.stdout);
   }
+  // Exit status as `sluice run`'s: 130 interrupted, 2 some units dead.
+  if (reports.some((r) => r.interrupted)) process.exitCode = 130;
+  else if (reports.some((r) => r.units.dead > 0)) process.exitCode = 2;
+  if (flags.json) return;
+
+  const rel = (p: string) => path.relative(process.cwd(), p) || '.';
+  process.stdout.write(await describeLake(lake, rel(lake)));
+  process.stdout.write(
+    [
+      '',
+      `demo folder  ${rel(dir)}`,
+      `  logs       ${rel(logs)}  (AWS S3 layout: AWSLogs/<account>/vpcflowlogs/<region>/yyyy/mm/dd/)`,
+      `  outputs    ${rel(path.join(dir, 'out/flows'))}  (gzip NDJSON by event day)`,
+      `  rejected   ${rel(path.join(dir, 'out/flows/_rejected'))}`,
+      `  pipeline   ${rel(pipelineFile)}`,
+      `  lake       ${rel(lake)}  (OCSF 1.1.0 Network Activity as Parquet, Security Lake layout region=/accountId=/eventDay=)`,
+      `  tables     ${rel(path.join(dir, 'tables'))}  (CSV lookup tables; inventory.db: the VPC table, read by SQL)`,
+      `  pipeline   ${rel(lakeFile)}  (the lake)`,
+      'try next',
+      `  node bin/sluice.js status -c ${rel(pipelineFile)}`,
+      `  node bin/sluice.js run -c ${rel(pipelineFile)}     # resumes: every unit is already done`,
+      `  node bin/sluice.js run -c ${rel(pipelineFile)} --full-load   # redo, byte-identical outputs`,
+      `  duckdb -c "select * from read_parquet('${rel(lake)}/**/*.parquet', hive_partitioning = true, union_by_name = true) limit 5"`,
+      '',
+    ].join('\n'),
+  );
+}
+
+/**
+ * Writes `lake.yaml`: the demo's enrich tables (demoEnrichConfig), except that VPC names come
+ * from a SQL query against the SQLite copy of the inventory, as seed 004 asks; then OCSF and
+ * Parquet in the Security Lake layout. Paths are relative to the demo folder.
+ */
+function writeLakePipeline(dir: string, inventory: DemoInventory): string {
+  writeDemoTables(path.join(dir, 'tables'), inventory);
+  const enrich = demoEnrichConfig('tables');
+  const tables = { ...enrich.tables, vpcs: { sql: DEMO_VPCS_SQL, url: 'sqlite:tables/inventory.db', key: 'vpc_id' } };
+  const pipeline = {
+    name: 'vpc-to-lake',
+    source: { uri: './logs' },
+    format: 'vpcflow',
+    transforms: [
+      { type: 'enrich', tables },
+      { type: 'ocsf', mapping: 'builtin:vpcflow' },
+    ],
+    sinks: [{ type: 'files', path: './out/lake', format: 'parquet', layout: 'security-lake' }],
+    runtime: { concurrency: 20, state: './state.db' },
+  };
+  const file = path.join(dir, 'lake.yaml');
+  writeFileSync(
+    file,
+    `# Written by \`sluice demo\`: flow logs -> friendly names -> OCSF 1.1.0 -> Parquet lake. Run it again with: sluice run -c ${path.relative(process.cwd(), file)}\n${stringify(pipeline)}`,
+  );
+  return file;
+}
+
+/** Where the lake is, and its busiest conversations by name, read back with DuckDB as a user would. */
+async function describeLake(lake: string, shown: string): Promise<string> {
+  const glob = `${lake}/**/*.parquet`.replaceAll("'", "''");
+  const sql = `select coalesce(src_endpoint.name, unmapped.src_network_name, src_endpoint.ip) as source,
+      coalesce(dst_endpoint.name, unmapped.dst_network_name, dst_endpoint.ip) as destination,
+      count(*) as flows, sum(traffic.bytes) as bytes
+    from read_parquet('${glob}', hive_partitioning = true, union_by_name = true)
+    where status_code = 'OK' group by all order by bytes desc limit 5`;
+  const lines = ['', `OCSF Parquet lake: ${shown}  (query it with DuckDB, Athena or Spark)`];
+  let instance: DuckDBInstance | undefined;
+  try {
+    instance = await DuckDBInstance.create();
+    const connection = await instance.connect();
+    try {
+      const rows = (await connection.runAndReadAll(sql)).getRowObjectsJson();
+      lines.push('  busiest conversations, by friendly name (DuckDB over the lake):');
+      for (const row of rows) {
+        lines.push(`    ${String(row.source).padEnd(28)} -> ${String(row.destination).padEnd(28)} ${String(row.flows).padStart(7)} flows ${formatBytes(Number(row.bytes))}`);
+      }
+    } finally {
+      connection.closeSync();
+    }
+  } catch (err) {
+    lines.push(`  (could not query it here: ${(err as Error).message.split('\n')[0]})`);
+  } finally {
+    instance?.closeSync();
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
 }

@@ -5,7 +5,7 @@
  * two planners started by mistake insert every unit once.
  */
 import { createLogger } from '../../core/logger.js';
-import { parseWindow } from '../../sources/key-dates.js';
+import { windowFromFlags } from '../../sources/key-dates.js';
 import { describeLedger, openLedger } from '../../runtime/ledger/open-ledger.js';
 import { planPipeline } from '../../runtime/run-pipeline.js';
 import type { PlanSummary } from '../../runtime/planner.js';
@@ -19,6 +19,8 @@ export interface PlanFlags {
   state?: string;
   from?: string;
   to?: string;
+  /** The last N UTC days, today included. */
+  days?: number;
   fullLoad?: boolean;
   json?: boolean;
 }
@@ -40,7 +42,7 @@ const PROGRESS_EVERY_MS = 5_000;
 export async function planCommand(flags: PlanFlags): Promise<void> {
   const config = loadConfigWithOverrides({ config: flags.config, source: flags.source });
   if (flags.state) config.runtime = { ...config.runtime, state: stateFromOption(flags.state) };
-  const window = flags.from || flags.to ? parseWindow(flags.from, flags.to) : undefined;
+  const window = windowFromFlags(flags);
   const log = createLogger();
   const started = performance.now();
   const ledger = await openLedger(config.runtime.state);
@@ -51,6 +53,7 @@ export async function planCommand(flags: PlanFlags): Promise<void> {
       ledger,
       window,
       fullLoad: flags.fullLoad,
+      log,
       onPage(summary) {
         const now = performance.now();
         if (now - lastLog < PROGRESS_EVERY_MS) return;

@@ -1,14 +1,17 @@
 import type { PipelineConfig } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
-import { parseWindow } from '../../sources/key-dates.js';
+import { windowFromFlags, type parseWindow } from '../../sources/key-dates.js';
 import { runPipeline, type RunReport } from '../../runtime/run-pipeline.js';
 import { ProgressBar, type ProgressState } from '../progress.js';
 import { printReport } from '../report-text.js';
 import { loadConfigWithOverrides, type ConfigOverrides } from './load-config.js';
+import { logPartitionSteps } from '../../runtime/partition-planner.js';
 
 export interface RunFlags extends ConfigOverrides {
   from?: string;
   to?: string;
+  /** The last N UTC days, today included. */
+  days?: number;
   fullLoad?: boolean;
   json?: boolean;
   progress?: boolean;
@@ -16,7 +19,7 @@ export interface RunFlags extends ConfigOverrides {
 
 export async function runCommand(flags: RunFlags): Promise<void> {
   const config = loadConfigWithOverrides(flags);
-  const window = flags.from || flags.to ? parseWindow(flags.from, flags.to) : undefined;
+  const window = windowFromFlags(flags);
   const report = await runWithProgress(config, { window, fullLoad: flags.fullLoad, progress: flags.progress !== false });
   finish(report, flags.json === true);
 }
@@ -65,9 +68,10 @@ export async function runWithProgress(
     fn();
   };
   try {
-    return await runPipeline(config, {
+    const report = await runPipeline(config, {
       window: options.window,
       fullLoad: options.fullLoad,
+      log,
       signal: controller.signal,
       events: {
         onPlanned(plan) {
@@ -121,6 +125,9 @@ export async function runWithProgress(
         },
       },
     });
+    bar?.clear();
+    logPartitionSteps(log, report);
+    return report;
   } finally {
     bar?.stop();
     process.off('SIGINT', onSignal);

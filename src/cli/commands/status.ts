@@ -1,3 +1,4 @@
+import { finalizePipelineName } from '../../runtime/finalize.js';
 import { loadPipelineFile } from '../../core/config.js';
 import { SluiceError } from '../../core/errors.js';
 import { describeLedger } from '../../runtime/ledger/open-ledger.js';
@@ -19,6 +20,8 @@ export interface PipelineStatus {
   runs: Array<{ id: string; startedAt: string; finishedAt: string | null; summary: unknown }>;
   /** The most recently heard-from workers (the fleet's `sluice worker` processes, and `sluice run`). */
   workers: WorkerStatus[];
+  /** Partition units (CloudTrail day/month compaction), up to 500: key, state and counts. */
+  partitions: Array<{ key: string; state: string; objects: number; recordsIn: number; recordsOut: number; recordsFiltered: number; recordsRejected: number }>;
 }
 
 export interface WorkerStatus {
@@ -75,6 +78,18 @@ export async function collectStatus(ledger: Ledger, pipeline: string, now = Date
       };
     }),
     workers: (await ledger.listWorkers(pipeline, 20)).map((w) => workerStatus(w, now)),
+    partitions: (await ledger.listUnits(pipeline, { limit: 5000 }))
+      .filter((u) => u.kind === 'partition')
+      .slice(0, 500)
+      .map((u) => ({
+        key: u.key,
+        state: u.state,
+        objects: ((u.payload as { objects?: unknown[] } | null)?.objects ?? []).length,
+        recordsIn: u.recordsIn,
+        recordsOut: u.recordsOut,
+        recordsFiltered: u.recordsFiltered,
+        recordsRejected: u.recordsRejected,
+      })),
   };
 }
 
@@ -93,7 +108,8 @@ export async function statusCommand(flags: StatusFlags): Promise<void> {
   const shown = describeLedger(state);
   try {
     const now = Date.now();
-    const names = pipeline ? [pipeline] : await ledger.pipelines();
+    // A pipeline with an aggregate has its finalize units under `<name>#aggregate` (runtime/finalize.ts).
+    const names = pipeline ? [pipeline, ...(await ledger.pipelines()).filter((n) => n === finalizePipelineName(pipeline!))] : await ledger.pipelines();
     const statuses = await Promise.all(names.map((name) => collectStatus(ledger, name, now)));
     if (flags.json) {
       process.stdout.write(`${JSON.stringify({ state: shown, pipelines: statuses }, null, 2)}\n`);
@@ -112,6 +128,10 @@ export async function statusCommand(flags: StatusFlags): Promise<void> {
         const how = r.finishedAt === null ? 'running or killed' : sum?.interrupted ? 'interrupted' : 'finished';
         out.push(`  run     ${r.startedAt} ${how}${rec}`);
       }
+      for (const p of s.partitions.slice(0, 100)) {
+        out.push(`  part    ${p.key} ${p.state} · ${p.objects} files · in ${p.recordsIn} out ${p.recordsOut} filtered ${p.recordsFiltered} rejected ${p.recordsRejected}`);
+      }
+      if (s.partitions.length > 100) out.push(`  part    … ${s.partitions.length - 100} more partitions (--json lists up to 500)`);
       for (const w of s.workers) {
         const flight = w.state === 'stopped' ? '' : ` · ${w.unitsInFlight} in flight`;
         out.push(`  worker  ${w.id} on ${w.host}${flight} · last heartbeat ${ago(w.lastHeartbeat, now)} (${w.state})`);

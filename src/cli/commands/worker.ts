@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createLogger } from '../../core/logger.js';
-import { preflightTransforms } from '../../runtime/build-pipeline.js';
+import { preflightPipeline } from '../../runtime/build-pipeline.js';
 import { describeLedger, openLedger } from '../../runtime/ledger/open-ledger.js';
 import type { UnitState } from '../../runtime/ledger/types.js';
 import { newOwnerId } from '../../runtime/owner.js';
@@ -50,7 +50,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
   if (flags.state) config.runtime = { ...config.runtime, state: stateFromOption(flags.state) };
   const log = createLogger();
   const started = performance.now();
-  await preflightTransforms(config);
+  await preflightPipeline(config);
 
   const owner = newOwnerId();
   const ledger = await openLedger(config.runtime.state, {

@@ -29,7 +29,8 @@
 import type { DecodeContext, Format, RecordBatch } from '../../core/component.js';
 import type { Rejection, SluiceRecord } from '../../core/record.js';
 import { recordId } from '../../core/record.js';
-import { DEFAULT_MAX_LINE_BYTES, splitLines, type SplitLinesOptions } from '../lines.js';
+import { decodeLineRecords, isSpace, quoteValue, truncateRaw } from '../line-records.js';
+import type { SplitLinesOptions } from '../lines.js';
 import { ALB_FIELDS, ALB_MIN_FIELDS, ALB_RECORD_KEYS, AlbKind } from './fields.js';
 
 export interface AlbOptions {
@@ -48,7 +49,6 @@ export const ALB_REJECT_CODES = {
 } as const;
 
 /** Rejected lines keep at most this many characters of their text. */
-export const MAX_RAW_LENGTH = 4096;
 
 const FIELD_COUNT = ALB_FIELDS.length;
 const KINDS = Uint8Array.from(ALB_FIELDS, (f) => f.kind);
@@ -80,38 +80,9 @@ const buildFields = new Function('v', `return {${ALB_RECORD_KEYS.map((key, i) =>
 export const albFormat = (options: AlbOptions = {}): Format => ({
   name: 'alb',
   decode(input: AsyncIterable<Uint8Array>, ctx: DecodeContext): AsyncIterable<RecordBatch> {
-    return decodeAlbLog(input, ctx, options.lines);
+    return decodeLineRecords(input, ctx, new AlbLineParser(ctx.object.uri, ctx.idPrefix), { lines: options.lines, lineTooLongCode: ALB_REJECT_CODES.lineTooLong, expected: 'an ALB access log' });
   },
 });
-
-async function* decodeAlbLog(input: AsyncIterable<Uint8Array>, ctx: DecodeContext, lineOptions: SplitLinesOptions | undefined): AsyncIterable<RecordBatch> {
-  const object = ctx.object.uri;
-  const maxLineBytes = lineOptions?.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-  const parser = new AlbLineParser(object, ctx.idPrefix);
-
-  for await (const { lines, firstLine, oversized } of splitLines(input, lineOptions)) {
-    const records: SluiceRecord[] = [];
-    const rejects: Rejection[] = [];
-    const checkOversized = oversized.size > 0;
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i];
-      const lineNumber = firstLine + i;
-      if (checkOversized && oversized.has(lineNumber)) {
-        rejects.push({
-          origin: { object, line: lineNumber },
-          code: ALB_REJECT_CODES.lineTooLong,
-          reason: `line ${lineNumber}: longer than ${maxLineBytes} bytes; no ALB access log line is this long, so this object is not an ALB access log or is corrupt (raw holds the line's start)`,
-          raw: truncateRaw(line),
-        });
-        continue;
-      }
-      const first = firstNonSpace(line);
-      if (first === -1) continue;
-      parser.parse(line, first, lineNumber, records, rejects);
-    }
-    if (records.length > 0 || rejects.length > 0) yield { records, rejects };
-  }
-}
 
 class AlbLineParser {
   /** Scratch row filled for one line and consumed in the same synchronous call. */
@@ -394,19 +365,6 @@ function fieldName(column: number): string {
 }
 
 /** Field separators: space and tab (and a stray \r). */
-function isSpace(c: number): boolean {
-  return c === SPACE || c === 9 || c === 13;
-}
 
-function firstNonSpace(line: string): number {
-  for (let i = 0; i < line.length; i++) if (!isSpace(line.charCodeAt(i))) return i;
-  return -1;
-}
 
-function truncateRaw(line: string): string {
-  return line.length > MAX_RAW_LENGTH ? line.slice(0, MAX_RAW_LENGTH) : line;
-}
 
-function quoteValue(value: string): string {
-  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
-}

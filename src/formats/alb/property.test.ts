@@ -10,8 +10,9 @@ import fc from 'fast-check';
 import type { Rejection, SluiceRecord } from '../../core/record.js';
 import { ALB_FIELDS, ALB_MIN_FIELDS, ALB_RECORD_KEYS, AlbKind, type AlbField } from './fields.js';
 import { albFormat } from './index.js';
+import { fuzzRuns } from '../../testing/fuzz.js';
 
-const NUM_RUNS = 300;
+const NUM_RUNS = fuzzRuns(300);
 const MAX_LINE_BYTES = 4096;
 
 type Values = Record<string, unknown>;

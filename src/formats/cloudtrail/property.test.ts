@@ -9,8 +9,9 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Rejection, SluiceRecord } from '../../core/record.js';
 import { CLOUDTRAIL_REJECT_CODES, cloudtrailFormat, type CloudtrailOptions } from './index.js';
+import { fuzzRuns } from '../../testing/fuzz.js';
 
-const NUM_RUNS = 300;
+const NUM_RUNS = fuzzRuns(300);
 
 interface Decoded {
   records: SluiceRecord[];

@@ -28,7 +28,8 @@
 import type { DecodeContext, Format, RecordBatch } from '../../core/component.js';
 import type { Rejection, SluiceRecord } from '../../core/record.js';
 import { recordId } from '../../core/record.js';
-import { DEFAULT_MAX_LINE_BYTES, splitLines, type SplitLinesOptions } from '../lines.js';
+import { decodeLineRecords, isSpace, quoteValue, truncateRaw } from '../line-records.js';
+import type { SplitLinesOptions } from '../lines.js';
 import { AccessLogTimeReader } from './access-log-time.js';
 import { INTEGER_COLUMNS, S3ACCESS_FIELDS, S3ACCESS_MIN_FIELDS, TIME_COLUMN } from './fields.js';
 
@@ -47,7 +48,6 @@ export const S3ACCESS_REJECT_CODES = {
 } as const;
 
 /** Rejected lines keep at most this many characters of their text. */
-export const MAX_RAW_LENGTH = 4096;
 
 const FIELD_COUNT = S3ACCESS_FIELDS.length;
 const K_STRING = 0;
@@ -79,38 +79,9 @@ const buildFields = new Function('v', `return {${S3ACCESS_FIELDS.map((key, i) =>
 export const s3accessFormat = (options: S3accessOptions = {}): Format => ({
   name: 's3access',
   decode(input: AsyncIterable<Uint8Array>, ctx: DecodeContext): AsyncIterable<RecordBatch> {
-    return decodeAccessLog(input, ctx, options.lines);
+    return decodeLineRecords(input, ctx, new AccessLineParser(ctx.object.uri, ctx.idPrefix), { lines: options.lines, lineTooLongCode: S3ACCESS_REJECT_CODES.lineTooLong, expected: 'an S3 access log' });
   },
 });
-
-async function* decodeAccessLog(input: AsyncIterable<Uint8Array>, ctx: DecodeContext, lineOptions: SplitLinesOptions | undefined): AsyncIterable<RecordBatch> {
-  const object = ctx.object.uri;
-  const maxLineBytes = lineOptions?.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-  const parser = new AccessLineParser(object, ctx.idPrefix);
-
-  for await (const { lines, firstLine, oversized } of splitLines(input, lineOptions)) {
-    const records: SluiceRecord[] = [];
-    const rejects: Rejection[] = [];
-    const checkOversized = oversized.size > 0;
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i];
-      const lineNumber = firstLine + i;
-      if (checkOversized && oversized.has(lineNumber)) {
-        rejects.push({
-          origin: { object, line: lineNumber },
-          code: S3ACCESS_REJECT_CODES.lineTooLong,
-          reason: `line ${lineNumber}: longer than ${maxLineBytes} bytes; no S3 access log line is this long, so this object is not an S3 access log or is corrupt (raw holds the line's start)`,
-          raw: truncateRaw(line),
-        });
-        continue;
-      }
-      const first = firstNonSpace(line);
-      if (first === -1) continue;
-      parser.parse(line, first, lineNumber, records, rejects);
-    }
-    if (records.length > 0 || rejects.length > 0) yield { records, rejects };
-  }
-}
 
 class AccessLineParser {
   /** Scratch row filled for one line and consumed in the same synchronous call. */
@@ -253,10 +224,32 @@ function closingMark(line: string, from: number, mark: number): number {
 function closingQuoteBeforeStatus(line: string, from: number): number {
   let at = line.indexOf('"', from);
   while (at !== -1) {
-    if (line.charCodeAt(at + 1) === 32 && isStatusAt(line, at + 2)) return at;
+    // The status must leave room for the 8 fields that follow it (error_code … version_id): a
+    // quote before a 3-digit field near the end (`"x" 901`) is inside the referer or user agent.
+    if (line.charCodeAt(at + 1) === 32 && isStatusAt(line, at + 2) && hasChunksAfter(line, at + 5, FIELDS_AFTER_STATUS)) return at;
     at = line.indexOf('"', at + 1);
   }
   return closingMark(line, from, QUOTE);
+}
+
+/** Fields of every access log line after http_status: error_code, bytes_sent, …, version_id. */
+const FIELDS_AFTER_STATUS = 8;
+
+/**
+ * Whether at least `count` space-separated chunks follow `from`. Quoted fields with spaces only add
+ * chunks, so this never rules out the real closing quote.
+ */
+function hasChunksAfter(line: string, from: number, count: number): boolean {
+  let chunks = 0;
+  let inChunk = false;
+  for (let i = from; i < line.length; i++) {
+    if (isSpace(line.charCodeAt(i))) inChunk = false;
+    else if (!inChunk) {
+      inChunk = true;
+      if (++chunks >= count) return true;
+    }
+  }
+  return false;
 }
 
 /** Three digits at `at`, then a separator or the line's end. */
@@ -285,19 +278,6 @@ function fieldName(column: number): string {
 }
 
 /** Field separators: space and tab (and a stray \r). */
-function isSpace(c: number): boolean {
-  return c === 32 || c === 9 || c === 13;
-}
 
-function firstNonSpace(line: string): number {
-  for (let i = 0; i < line.length; i++) if (!isSpace(line.charCodeAt(i))) return i;
-  return -1;
-}
 
-function truncateRaw(line: string): string {
-  return line.length > MAX_RAW_LENGTH ? line.slice(0, MAX_RAW_LENGTH) : line;
-}
 
-function quoteValue(value: string): string {
-  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
-}

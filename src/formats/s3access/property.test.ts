@@ -10,8 +10,9 @@ import fc from 'fast-check';
 import type { Rejection, SluiceRecord } from '../../core/record.js';
 import { S3ACCESS_FIELDS, S3ACCESS_MIN_FIELDS } from './fields.js';
 import { s3accessFormat } from './index.js';
+import { fuzzRuns } from '../../testing/fuzz.js';
 
-const NUM_RUNS = 300;
+const NUM_RUNS = fuzzRuns(300);
 const MAX_LINE_BYTES = 4096;
 const QUOTED = new Set(['request_uri', 'referer', 'user_agent']);
 const INTEGERS = new Set(['http_status', 'bytes_sent', 'object_size', 'total_time', 'turn_around_time']);

@@ -10,9 +10,10 @@ import fc from 'fast-check';
 import type { Rejection, SluiceRecord } from '../../core/record.js';
 import { DEFAULT_FIELDS, FieldKind, KNOWN_FIELDS } from './fields.js';
 import { vpcflowFormat } from './index.js';
+import { fuzzRuns } from '../../testing/fuzz.js';
 
 const MAX_LINE_BYTES = 4096;
-const NUM_RUNS = 500;
+const NUM_RUNS = fuzzRuns(500);
 
 type Value = string | number | null;
 

@@ -77,6 +77,40 @@ describe('sqlite ledger', () => {
     assert.equal(userVersion, LEDGER_SCHEMA_VERSION);
   });
 
+  it('keeps the per-state counts equal to the units through every kind of change', async () => {
+    // Prepare: two pipelines, units planned twice (the second time inserts nothing).
+    const file = tempLedgerFile();
+    const clock = createFakeClock();
+    const ledger = openSqliteLedger(file, { clock: clock.now });
+    await ledger.planUnits(specs('a', 20));
+    await ledger.planUnits(specs('a', 25));
+    await ledger.planUnits(specs('b', 5));
+    // Act: lease, complete, fail (retry and dead), release, expire, reset.
+    const leases: Lease[] = [];
+    for (let i = 0; i < 12; i++) leases.push((await ledger.leaseNextUnit('a', 'w1', 60_000))!);
+    for (const lease of leases.slice(0, 5)) await ledger.completeUnit(lease, ONE_RECORD);
+    const error = { message: 'boom', code: 'X', stage: 'read' as const, retryable: true };
+    await ledger.failUnit(leases[5]!, error, { maxAttempts: 5, backoffMs: 1, maxBackoffMs: 1, retryable: true });
+    await ledger.failUnit(leases[6]!, error, { maxAttempts: 5, backoffMs: 1, maxBackoffMs: 1, retryable: false });
+    await ledger.releaseLease(leases[7]!);
+    await ledger.resetUnits('a', ['done'], []);
+    // Assess: the kept counts match a count over the units themselves.
+    const db = new Database(file, { readonly: true });
+    try {
+      for (const pipeline of ['a', 'b']) {
+        const truth = Object.fromEntries(
+          (db.prepare('SELECT state, COUNT(*) AS n FROM units WHERE pipeline = ? GROUP BY state').all(pipeline) as Array<{ state: string; n: number }>).map((r) => [r.state, r.n]),
+        );
+        const kept = Object.fromEntries(Object.entries(await ledger.counts(pipeline)).filter(([, n]) => n > 0));
+        assert.deepEqual(kept, truth, pipeline);
+      }
+      assert.deepEqual(await ledger.counts('a'), { pending: 14, leased: 4, done: 5, failed: 1, dead: 1 });
+    } finally {
+      db.close();
+      await ledger.close();
+    }
+  });
+
   it('refuses a ledger file written by a newer Sluice', async () => {
     // Prepare
     const file = tempLedgerFile();

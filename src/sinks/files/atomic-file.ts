@@ -9,7 +9,7 @@
  * the final name's prefix and removed by the next attempt of the same unit.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, rmdir, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Marker in every temp file name; sources skip names containing it. */
@@ -62,9 +62,54 @@ export async function makeFolder(dir: string): Promise<string[]> {
   return changed;
 }
 
+/**
+ * Writes all of `data`. FileHandle.write makes one write(2), which may write less than asked: on
+ * a disk that fills, the first call writes what fits and only the next one fails with ENOSPC.
+ * Ignoring the count would drop the tail of a part silently and rename a truncated file into place.
+ */
+export async function writeFully(handle: FileHandle, data: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) {
+    const { bytesWritten } = await handle.write(data, offset, data.length - offset);
+    if (bytesWritten === 0) throw Object.assign(new Error('write made no progress (is the disk full?)'), { code: 'EIO' });
+    offset += bytesWritten;
+  }
+}
+
 /** Deletes a file, ignoring one that is already gone. */
 export async function removeFile(file: string): Promise<void> {
   await rm(file, { force: true });
+}
+
+/**
+ * Proves that files can be created, written and deleted in `dir`, by doing so with a probe (a
+ * temp name, so sources skip it), creating the folder for the probe and removing what it created.
+ * Throws the file system's error (EACCES, EROFS, ENOTDIR, ENOSPC...).
+ */
+export async function probeWritableFolder(dir: string): Promise<void> {
+  const firstCreated = await mkdir(dir, { recursive: true });
+  // A probe left by a process killed mid-preflight would stay forever: remove such leftovers (a
+  // probe of a live process is gone within milliseconds, and its own rm ignores a missing file).
+  for (const name of await listFolder(dir)) if (name.startsWith(`.preflight${TEMP_MARKER}-`)) await rm(path.join(dir, name), { force: true });
+  try {
+    tempSequence += 1;
+    const probe = path.join(dir, `.preflight${TEMP_MARKER}-${processTag}-${tempSequence}`);
+    const handle = await open(probe, 'wx');
+    try {
+      await handle.write('sluice preflight\n');
+    } finally {
+      await handle.close();
+      await rm(probe, { force: true });
+    }
+  } finally {
+    // Leave no trace: folders the probe created go again (only while empty; units create them for real).
+    if (firstCreated !== undefined) {
+      for (let d = dir; ; d = path.dirname(d)) {
+        await rmdir(d).catch(() => undefined);
+        if (d === firstCreated || path.dirname(d) === d) break;
+      }
+    }
+  }
 }
 
 /** Names in `dir`, or none when the folder does not exist. */

@@ -44,7 +44,8 @@ import type { Sink, SinkCommit, SinkWriter, UnitContext } from '../../core/compo
 import type { FilesSinkConfig } from '../../core/config.js';
 import { SluiceError, toSluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
-import { fsyncDirectory, listFolder, makeFolder, removeFile, TEMP_MARKER } from './atomic-file.js';
+import { crashPoint } from '../../runtime/crash-points.js';
+import { fsyncDirectory, listFolder, makeFolder, probeWritableFolder, removeFile, TEMP_MARKER } from './atomic-file.js';
 import { createPartLocator, type PartLocator } from './part-location.js';
 import { ndjsonPartFormat, parquetPartFormat, type PartFormat, type UnitPart } from './part-format.js';
 
@@ -97,7 +98,28 @@ export function createFilesSink(config: FilesSinkConfig, options: FilesSinkOptio
   return {
     name: 'files',
     openUnit: (unit) => new FilesUnitWriter(root, config, unit, maxOpenParts, format, createPartLocator(layout, config.partition)),
+    preflight: () => preflightFilesSink(root),
   };
+}
+
+/**
+ * Fails up front, with the folder and the fix, when the sink's folder cannot take files:
+ * otherwise every unit would fail on it, be retried with backoff and end dead one by one.
+ */
+async function preflightFilesSink(root: string): Promise<void> {
+  try {
+    await probeWritableFolder(root);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new SluiceError(`files sink: cannot write to ${root}: ${(err as Error).message}`, {
+      code: 'SINK_PATH_UNWRITABLE',
+      stage: 'sink',
+      // A full disk may clear up; a read-only or forbidden folder or a file in the way will not.
+      retryable: code === 'ENOSPC',
+      hint: 'set the sink `path` to a folder this user can create files in (check permissions, read-only mounts and that no file has that name)',
+      cause: err,
+    });
+  }
 }
 
 interface OpenPart {
@@ -159,7 +181,10 @@ class FilesUnitWriter implements SinkWriter {
         const key = this.locator.keyOf(record);
         const part = key === this.lastKey && this.lastPart !== undefined ? this.lastPart : await this.switchTo(key);
         this.delivered += 1;
-        if (part.append(item)) await part.flush();
+        if (part.append(item)) {
+          await part.flush();
+          crashPoint('mid-part-write');
+        }
         if (part.size >= this.targetBytes) await this.finishPart(key);
       }
     } catch (err) {
@@ -172,7 +197,10 @@ class FilesUnitWriter implements SinkWriter {
     this.state = 'committing';
     try {
       for (const key of [...this.openParts.keys()]) await this.finishPart(key);
-      for (const part of this.finishedParts) await rename(part.tempPath, part.finalPath);
+      for (const part of this.finishedParts) {
+        await rename(part.tempPath, part.finalPath);
+        crashPoint('mid-sink-commit');
+      }
       await this.removeStaleOutputs();
       for (const dir of this.foldersToSync) await fsyncDirectory(dir);
     } catch (err) {

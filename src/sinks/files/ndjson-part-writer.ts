@@ -21,7 +21,7 @@
 import { once } from 'node:events';
 import { open, type FileHandle } from 'node:fs/promises';
 import { createGzip, type Gzip, type ZlibOptions } from 'node:zlib';
-import { removeFile, tempPathFor } from './atomic-file.js';
+import { removeFile, tempPathFor, writeFully } from './atomic-file.js';
 
 export interface PartWriterOptions {
   compression: 'gzip' | 'none';
@@ -129,7 +129,7 @@ export class NdjsonPartWriter {
     if (this.failure) throw this.failure;
     while (this.ready.length > 0) {
       const chunk = this.ready.shift()!;
-      if (this.gzip === undefined) await this.handle.write(chunk);
+      if (this.gzip === undefined) await writeFully(this.handle, chunk);
       else if (!this.gzip.write(chunk)) await this.drained(this.gzip);
     }
   }
@@ -176,5 +176,5 @@ export class NdjsonPartWriter {
 
 /** Copies gzip's output to the file, one chunk at a time; pulling is gzip's backpressure. */
 async function copyToFile(gzip: Gzip, handle: FileHandle): Promise<void> {
-  for await (const chunk of gzip) await handle.write(chunk as Buffer);
+  for await (const chunk of gzip) await writeFully(handle, chunk as Buffer);
 }

@@ -23,7 +23,7 @@ import { ByteWriter } from 'hyparquet-writer';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
 import type { SluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
-import { removeFile, tempPathFor } from './atomic-file.js';
+import { removeFile, tempPathFor, writeFully } from './atomic-file.js';
 import { ChunkScratch, chunkCodec, encodeColumnChunk, type ChunkCodec, type ParquetCompression } from './parquet-column-chunk.js';
 import { inferParquetFields, OVERFLOW_COLUMN, type ParquetField } from './parquet-schema.js';
 import { RecordShredder } from './parquet-shredder.js';
@@ -82,7 +82,7 @@ export class ParquetPartWriter {
     const tempPath = tempPathFor(finalPath);
     const handle = await open(tempPath, 'w');
     try {
-      await handle.write(MAGIC);
+      await writeFully(handle, MAGIC);
     } catch (err) {
       await handle.close().catch(() => undefined);
       await removeFile(tempPath).catch(() => undefined);
@@ -149,6 +149,8 @@ export class ParquetPartWriter {
     };
     const footer = new ByteWriter(4096);
     writeMetadata(footer, metadata, STATISTICS_TRUNCATE_LENGTH);
+    // Every row group is written (no piece refers to the column buffers any more): the next part may have them.
+    this.shredder!.release();
     footer.appendBytes(MAGIC);
     const bytes = footer.getBytes();
     await writeAll(this.handle, [bytes]);
@@ -164,6 +166,7 @@ export class ParquetPartWriter {
     const wasOpen = this.state === 'open';
     this.state = 'discarded';
     this.sample = undefined;
+    this.shredder?.release();
     if (wasOpen) await this.handle.close().catch(() => undefined);
     await removeFile(this.tempPath).catch(() => undefined);
   }
@@ -197,5 +200,5 @@ async function writeAll(handle: FileHandle, pieces: Uint8Array[]): Promise<void>
   for (const piece of pieces) total += piece.length;
   const { bytesWritten } = await handle.writev(pieces);
   // writev may write less than asked (rare, e.g. a signal); finish the rest in one buffer.
-  if (bytesWritten < total) await handle.write(Buffer.concat(pieces).subarray(bytesWritten));
+  if (bytesWritten < total) await writeFully(handle, Buffer.concat(pieces).subarray(bytesWritten));
 }

@@ -58,12 +58,44 @@ export const MAX_STRUCT_FIELDS = 512;
 /** Objects nested deeper than this (the record's fields are depth 0) are written as JSON. */
 export const MAX_NESTING = 8;
 
+const leaf = (name: string, type: ParquetLeafType): ParquetLeafField => ({ kind: 'leaf', name, type });
+
+/**
+ * CloudTrail events as seed 002's monthly Parquet step declares them: the identifying scalars as
+ * strings, `eventTime` as a timestamp (the leaf accepts CloudTrail's ISO 8601 strings), and the
+ * parts whose shape changes with every API (userIdentity, requestParameters, responseElements,
+ * additionalEventData, resources) as JSON strings, because no fixed schema can follow them.
+ * errorCode/errorMessage/userAgent/readOnly/eventType are added for the usual queries. Any other
+ * field of an event (tlsDetails, eventCategory, ...) lands in `_overflow`, so nothing is lost.
+ */
+const CLOUDTRAIL_FIELDS: readonly ParquetField[] = [
+  leaf('eventID', 'string'),
+  leaf('requestID', 'string'),
+  leaf('sharedEventID', 'string'),
+  leaf('eventTime', 'timestamp'),
+  leaf('eventName', 'string'),
+  leaf('eventSource', 'string'),
+  leaf('eventVersion', 'string'),
+  leaf('awsRegion', 'string'),
+  leaf('sourceIPAddress', 'string'),
+  leaf('recipientAccountId', 'string'),
+  leaf('userIdentity', 'json'),
+  leaf('requestParameters', 'json'),
+  leaf('responseElements', 'json'),
+  leaf('additionalEventData', 'json'),
+  leaf('resources', 'json'),
+  leaf('errorCode', 'string'),
+  leaf('errorMessage', 'string'),
+  leaf('userAgent', 'string'),
+  leaf('readOnly', 'boolean'),
+  leaf('eventType', 'string'),
+];
+
 /**
  * Named schemas a pipeline can ask for with `schema: <name>`. `inferred` is the default and has
- * no entry here. (A CloudTrail schema will be declared here: its nested parts as `json` leaves,
- * `eventTime` as a `timestamp` leaf, which also accepts ISO 8601 strings.)
+ * no entry here.
  */
-const NAMED_SCHEMAS: Readonly<Record<string, readonly ParquetField[]>> = {};
+const NAMED_SCHEMAS: Readonly<Record<string, readonly ParquetField[]>> = { cloudtrail: CLOUDTRAIL_FIELDS };
 
 /** The declared fields of a named schema, or undefined for `inferred`. Throws for an unknown name. */
 export function namedParquetSchema(name: string): readonly ParquetField[] | undefined {

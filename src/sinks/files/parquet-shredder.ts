@@ -32,12 +32,63 @@ const INITIAL_CAPACITY = 1024;
 /** Per-value memory of a leaf (level byte, value slot), used for the row-group byte bound. */
 const BYTES_PER_LEAF_VALUE = 13;
 const INT64_LIMIT = 2 ** 63;
+/** Values after which a string column that is mostly distinct so far stops interning (see stopInterning). */
+const INTERNING_CHECK = 4096;
+
+const EMPTY_BYTES = new Uint8Array(0);
+const EMPTY_INT32S = new Int32Array(0);
+const EMPTY_FLOAT64S = new Float64Array(0);
+/** Bytes of column buffers kept for reuse per thread: about two parts' worth of OCSF columns at 65,536 rows. */
+const MAX_POOLED_BYTES = 96 * 1024 * 1024;
+
+/**
+ * Column buffers of finished parts, reused by the parts opened after them on the same thread.
+ * A part's columns grow from 1,024 values to a row group's size by doubling, and a new part used
+ * to start over: for an OCSF schema (~95 leaves) that is ~40 MB of typed arrays allocated,
+ * copied and dropped per part, which measured as half the shredding time of a 40,000-record part
+ * (the external memory also triggers full garbage collections). Buffers hold no state between
+ * uses: levels and values are always written before they are read.
+ */
+class ColumnBufferPool {
+  private readonly byteArrays: Uint8Array[] = [];
+  private readonly int32Arrays: Int32Array[] = [];
+  private readonly float64Arrays: Float64Array[] = [];
+  private pooledBytes = 0;
+
+  bytes(): Uint8Array {
+    return this.take(this.byteArrays) ?? new Uint8Array(INITIAL_CAPACITY);
+  }
+
+  int32s(): Int32Array {
+    return this.take(this.int32Arrays) ?? new Int32Array(INITIAL_CAPACITY);
+  }
+
+  float64s(): Float64Array {
+    return this.take(this.float64Arrays) ?? new Float64Array(INITIAL_CAPACITY);
+  }
+
+  give(buffer: Uint8Array | Int32Array | Float64Array): void {
+    if (buffer.length === 0 || this.pooledBytes + buffer.byteLength > MAX_POOLED_BYTES) return;
+    this.pooledBytes += buffer.byteLength;
+    if (buffer instanceof Uint8Array) this.byteArrays.push(buffer);
+    else if (buffer instanceof Int32Array) this.int32Arrays.push(buffer);
+    else this.float64Arrays.push(buffer);
+  }
+
+  private take<T extends Uint8Array | Int32Array | Float64Array>(list: T[]): T | undefined {
+    const buffer = list.pop();
+    if (buffer !== undefined) this.pooledBytes -= buffer.byteLength;
+    return buffer;
+  }
+}
+
+const columnBuffers = new ColumnBufferPool();
 
 /** The buffered values of one leaf column for the current row group. */
 export class LeafColumn {
   /** Level entries (values and nulls). */
   levelCount = 0;
-  defLevels = new Uint8Array(INITIAL_CAPACITY);
+  defLevels: Uint8Array;
   /** Only for leaves under a list (maxRep 1). */
   repLevels: Uint8Array | undefined;
   /** Non-null values. */
@@ -76,10 +127,34 @@ export class LeafColumn {
     interning = true,
   ) {
     this.interning = interning;
-    if (maxRep > 0) this.repLevels = new Uint8Array(INITIAL_CAPACITY);
-    if (type === 'string' || type === 'json') this.indexes = new Int32Array(INITIAL_CAPACITY);
-    else if (type === 'boolean') this.flags = new Uint8Array(INITIAL_CAPACITY);
-    else this.numbers = new Float64Array(INITIAL_CAPACITY);
+    this.defLevels = columnBuffers.bytes();
+    if (maxRep > 0) this.repLevels = columnBuffers.bytes();
+    if (type === 'string' || type === 'json') this.indexes = columnBuffers.int32s();
+    else if (type === 'boolean') this.flags = columnBuffers.bytes();
+    else this.numbers = columnBuffers.float64s();
+  }
+
+  /**
+   * Hands the buffers to the next part on this thread (see ColumnBufferPool). The column must
+   * not be used afterwards; if it were, it would start over with fresh buffers.
+   */
+  release(): void {
+    columnBuffers.give(this.defLevels);
+    if (this.repLevels !== undefined) columnBuffers.give(this.repLevels);
+    if (this.indexes !== undefined) columnBuffers.give(this.indexes);
+    if (this.flags !== undefined) columnBuffers.give(this.flags);
+    if (this.numbers !== undefined) columnBuffers.give(this.numbers);
+    this.defLevels = EMPTY_BYTES;
+    this.repLevels = this.repLevels === undefined ? undefined : EMPTY_BYTES;
+    this.indexes = this.indexes === undefined ? undefined : EMPTY_INT32S;
+    this.flags = this.flags === undefined ? undefined : EMPTY_BYTES;
+    this.numbers = this.numbers === undefined ? undefined : EMPTY_FLOAT64S;
+    this.levelCount = 0;
+    this.valueCount = 0;
+    this.dictionary = [];
+    this.dictionaryIndex.clear();
+    this.lastString = undefined;
+    this.strings = [];
   }
 
   pushNull(rep: number, def: number): void {
@@ -109,6 +184,7 @@ export class LeafColumn {
   pushString(rep: number, value: string): void {
     this.pushNull(rep, this.maxDef);
     const at = this.valueCount;
+    if (at === INTERNING_CHECK && this.interning && this.dictionary.length * 2 > at) this.stopInterning();
     this.valueCount = at + 1;
     if (!this.interning) {
       this.strings[at] = value;
@@ -133,6 +209,28 @@ export class LeafColumn {
     }
     if (at === this.indexes!.length) this.indexes = grow(this.indexes!);
     this.indexes![at] = index;
+  }
+
+  /**
+   * Switches a column that turned out mostly distinct (record ids, timestamps as text) to plain
+   * values before its row group is full: a Map of tens of thousands of unique strings costs more
+   * than all the rest of the column, and the encoder would not choose the dictionary anyway
+   * (encodeInternedStrings makes the same decision, with the same threshold, at flush).
+   */
+  private stopInterning(): void {
+    const dictionary = this.dictionary;
+    const indexes = this.indexes!;
+    let chars = 0;
+    for (let i = 0; i < this.valueCount; i++) {
+      const text = dictionary[indexes[i]!]!;
+      this.strings[i] = text;
+      chars += text.length;
+    }
+    this.stringChars = chars;
+    this.interning = false;
+    this.dictionary = [];
+    this.dictionaryIndex.clear();
+    this.lastString = undefined;
   }
 
   /** Drops the level entries (and their values) from `levelCount` on. */
@@ -161,7 +259,7 @@ export class LeafColumn {
 }
 
 function grow<T extends Float64Array | Uint8Array | Int32Array>(array: T): T {
-  const bigger = new (array.constructor as new (length: number) => T)(array.length * 2);
+  const bigger = new (array.constructor as new (length: number) => T)(Math.max(INITIAL_CAPACITY, array.length * 2));
   bigger.set(array);
   return bigger;
 }
@@ -330,6 +428,12 @@ export class RecordShredder {
     this.rows = 0;
   }
 
+  /** Gives the column buffers to the next shredder on this thread; this one must not be used again. */
+  release(): void {
+    for (const leaf of this.leaves) leaf.release();
+    this.rows = 0;
+  }
+
   private addLeaf(path: string[], type: ParquetLeafType, maxDef: number, maxRep: number, element: SchemaElement, interning = true): LeafColumn {
     const leaf = new LeafColumn(path, element, type, maxDef, maxRep, interning);
     this.leaves.push(leaf);
@@ -435,6 +539,11 @@ export class RecordShredder {
     else leaf.pushString(rep, text);
   }
 
+  /** fits() for one value of one leaf node (for the generated writer's uncommon cases). */
+  fitsValue(node: LeafNode, value: unknown): boolean {
+    return fits(node, value);
+  }
+
   misfit(path: string, value: unknown): void {
     (this.overflow ??= {})[path] = value;
   }
@@ -467,8 +576,9 @@ function compileRecordWriter(root: StructNode, leaves: readonly LeafColumn[], sh
   const leaf = (column: LeafColumn) => `L[${leafIndex.get(column)!}]`;
   const nulls = (node: SchemaNode) => node.leaves.map((column) => `${leaf(column)}.pushNull(0, ${node.nullDef});`).join(' ');
 
+  const helpers: string[] = [];
   const value = (node: SchemaNode, v: string): string => {
-    if (node.kind === LIST) return `S.writeField(${ref(node)}, ${v}, 0);`;
+    if (node.kind === LIST) return compiledList(node, v) ?? `S.writeField(${ref(node)}, ${v}, 0);`;
     if (node.kind === STRUCT) {
       const present = `p${++counter}`;
       const children = node.children.map((child) => field(child, v, present)).join('\n');
@@ -497,6 +607,88 @@ function compileRecordWriter(root: StructNode, leaves: readonly LeafColumn[], sh
         return generic;
     }
   };
+  /** An expression: true when `x` (neither null nor undefined) fits leaf `node`, as fits() decides. */
+  const leafFits = (node: LeafNode, x: string): string => {
+    switch (node.type) {
+      case 'string':
+        return `typeof ${x} === 'string'`;
+      case 'double':
+        return `typeof ${x} === 'number'`;
+      case 'boolean':
+        return `typeof ${x} === 'boolean'`;
+      case 'json':
+        return 'true';
+      case 'int64':
+        return `((typeof ${x} === 'number' && Number.isInteger(${x}) && ${x} < ${INT64_LIMIT} && ${x} >= -${INT64_LIMIT}) || S.fitsValue(${ref(node)}, ${x}))`;
+      case 'timestamp':
+        return `S.fitsValue(${ref(node)}, ${x})`;
+    }
+  };
+  /** Statements writing `x` (known to fit, not null) to leaf `node` at repetition `rep`. */
+  const leafWrite = (node: LeafNode, x: string, rep: string): string => {
+    const column = leaf(node.leaf);
+    switch (node.type) {
+      case 'string':
+        return `${column}.pushString(${rep}, ${x});`;
+      case 'double':
+        return `${column}.pushNumber(${rep}, ${x});`;
+      case 'boolean':
+        return `${column}.pushFlag(${rep}, ${x});`;
+      default:
+        return `S.writeLeaf(${ref(node)}, ${x}, ${rep});`;
+    }
+  };
+  /**
+   * A list of leaves or of flat structs (OCSF observables, metadata.profiles) written inline: the
+   * whole-list fit check of listFits, then the writes of writeList, with constant property names
+   * instead of the generic walk's per-element dispatch, for-in over `known` and recursion.
+   * Deeper element structs keep the generic path. A frozen list of primitives that fitted is
+   * remembered: the shared `profiles` array of every OCSF event is then checked once.
+   */
+  const compiledList = (node: ListNode, v: string): string | undefined => {
+    const element = node.element;
+    if (element.kind === STRUCT && !element.children.every((child) => child.kind === LEAF)) return undefined;
+    const n = ++counter;
+    const fit = `fit${n}`;
+    const x = `x${n}`;
+    const r = `r${n}`;
+    let check: string;
+    let write: string;
+    if (element.kind === LEAF) {
+      check = `if (${x} !== null && ${x} !== undefined && !(${leafFits(element, x)})) return false;`;
+      write = leafWrite(element, x, r);
+    } else {
+      const children = element.children as LeafNode[];
+      check = `if (${x} === null || ${x} === undefined) continue;
+        if (typeof ${x} !== 'object' || !isStructLike(${x})) return false;
+        let p = 0;
+        ${children.map((child, i) => `const c${i} = ${x}[${JSON.stringify(child.name)}]; if (c${i} !== undefined) { p++; if (c${i} !== null && !(${leafFits(child, `c${i}`)})) return false; }`).join('\n')}
+        let d = 0;
+        for (const k in ${x}) if (${x}[k] !== undefined) d++;
+        if (d !== p) return false;`;
+      write = children
+        .map((child) => `{ const c = ${x}[${JSON.stringify(child.name)}]; if (c === undefined || c === null) ${leaf(child.leaf)}.pushNull(${r}, ${child.nullDef}); else { ${leafWrite(child, 'c', r)} } }`)
+        .join('\n');
+    }
+    const cacheable = element.kind === LEAF && (element.type === 'string' || element.type === 'double' || element.type === 'boolean');
+    helpers.push(`let fitted${n};
+      function ${fit}(list) {
+        ${cacheable ? `if (list === fitted${n}) return true;` : ''}
+        for (let i = 0; i < list.length; i++) { const ${x} = list[i]; ${check} }
+        ${cacheable ? `if (Object.isFrozen(list)) fitted${n} = list;` : ''}
+        return true;
+      }`);
+    const columns = node.leaves.map(leaf);
+    return `if (Array.isArray(${v}) && ${fit}(${v})) {
+        if (${v}.length === 0) { ${columns.map((c) => `${c}.pushNull(0, ${node.nullDef + 1});`).join(' ')} }
+        else for (let i = 0; i < ${v}.length; i++) {
+          const ${r} = i === 0 ? 0 : 1;
+          const ${x} = ${v}[i];
+          if (${x} === null || ${x} === undefined) { ${columns.map((c) => `${c}.pushNull(${r}, ${node.nullDef + 2});`).join(' ')} }
+          else { ${write} }
+        }
+      } else { S.misfit(${JSON.stringify(node.path)}, ${v}); ${nulls(node)} }`;
+  };
   const field = (node: SchemaNode, object: string, present: string): string => {
     const v = `v${++counter}`;
     // As in writeStruct: a key counts as present unless undefined (null is a present key).
@@ -505,9 +697,11 @@ function compileRecordWriter(root: StructNode, leaves: readonly LeafColumn[], sh
       else { ${present}++; if (${v} === null) { ${nulls(node)} } else { ${value(node, v)} } } }`;
   };
 
-  const body = `return function writeFields(f) {
+  const walk = root.children.map((child) => field(child, 'f', 'p0')).join('\n');
+  const body = `${helpers.join('\n')}
+  return function writeFields(f) {
     let p0 = 0;
-    ${root.children.map((child) => field(child, 'f', 'p0')).join('\n')}
+    ${walk}
     let d = 0;
     for (const k in f) if (f[k] !== undefined) d++;
     if (d !== p0) S.unknownKeys(R, f);

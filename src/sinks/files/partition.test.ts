@@ -64,3 +64,16 @@ test('the cached bucket always agrees with formatting the date from scratch (pro
     }),
   );
 });
+
+test('month folders are the UTC calendar month, whatever the month length', () => {
+  // Prepare
+  const month = new PartitionNamer('month');
+  const times = [Date.UTC(2024, 1, 29, 23, 59, 59, 999), Date.UTC(2024, 2, 1), Date.UTC(2024, 2, 31, 12), Date.UTC(2023, 11, 31, 23), Date.UTC(1969, 11, 31)];
+
+  // Act
+  const folders = times.map((t) => month.folderOf(t));
+
+  // Assess
+  assert.deepEqual(folders, ['2024/02', '2024/03', '2024/03', '2023/12', '1969/12']);
+  assert.equal(month.folderOf(undefined), UNKNOWN_TIME_FOLDER);
+});

@@ -1,13 +1,13 @@
 /**
  * Partition folders from event time (UTC): `yyyy/mm/dd` for `day`, `yyyy/mm/dd/HH` for `hour`,
- * the output root for `none`. A record without a usable time goes to `unknown-time` when the
+ * `yyyy/mm` for `month`, the output root for `none`. A record without a usable time goes to `unknown-time` when the
  * sink partitions by time (with `none` every record goes to the root).
  *
  * This runs once per record, so the namer remembers the last bucket (day or hour) it formatted
  * and answers from a range check while records stay in that bucket, which they do for long
  * stretches of a log object.
  */
-export type PartitionScheme = 'day' | 'hour' | 'none';
+export type PartitionScheme = 'day' | 'hour' | 'month' | 'none';
 
 /** Folder (relative to the sink root, `/`-separated, no trailing slash) for records without a time. */
 export const UNKNOWN_TIME_FOLDER = 'unknown-time';
@@ -37,6 +37,14 @@ export class PartitionNamer {
     if (time >= this.bucketStart && time < this.bucketEnd) return this.bucketFolder;
     // NaN and ±Infinity fail both comparisons and land here too.
     if (!(time >= MIN_TIME && time < MAX_TIME)) return UNKNOWN_TIME_FOLDER;
+    if (this.scheme === 'month') {
+      // Months differ in length: the bucket is the calendar month around `time`.
+      const date = new Date(time);
+      this.bucketStart = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
+      this.bucketEnd = Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
+      this.bucketFolder = String(date.getUTCFullYear()).padStart(4, '0') + '/' + String(date.getUTCMonth() + 1).padStart(2, '0');
+      return this.bucketFolder;
+    }
     const start = time - mod(time, this.bucketMs);
     this.bucketStart = start;
     this.bucketEnd = start + this.bucketMs;

@@ -240,3 +240,31 @@ describe('http sink', () => {
     assert.equal(peak, 3);
   });
 });
+
+describe('http sink: the unit abort signal', () => {
+  it('ends a write() waiting for a slot and a commit() waiting in backoff', { timeout: 20_000 }, async () => {
+    const receiver = await startReceiver(Array.from({ length: 50 }, () => ({ status: 429, headers: { 'retry-after': '1' } })));
+    const sleeps: number[] = [];
+    const s = createHttpSink(config(receiver.url, { batchMaxRecords: 1, maxInFlight: 1 }), {
+      timing: {
+        now: () => 0,
+        random: () => 0.5,
+        // Backoff lasts until aborted: without the signal the test would time out.
+        sleep: (ms: number, signal?: AbortSignal) =>
+          new Promise<void>((_resolve, reject) => {
+            sleeps.push(ms);
+            signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+          }),
+      },
+    });
+    sinks.push(s);
+    const controller = new AbortController();
+    const writer = s.openUnit(unit, { signal: controller.signal });
+    const writing = writer.write(peerRecords().slice(0, 3));
+    while (sleeps.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    controller.abort(new Error('lease lost'));
+    await assert.rejects(writing, (err: unknown) => err instanceof SluiceError && err.code === 'ABORTED');
+    await assert.rejects(writer.commit(), (err: unknown) => err instanceof SluiceError && err.code === 'ABORTED');
+    await writer.abort();
+  });
+});

@@ -150,9 +150,9 @@ export function createHttpSink(config: HttpSinkConfig, options: HttpSinkOptions 
   };
   return {
     name: 'http',
-    openUnit(unit) {
+    openUnit(unit, unitOptions) {
       if (shared.closed) throw new SluiceError(`${where}: the sink is closed`, { code: 'SINK_CLOSED', stage: 'sink', retryable: true });
-      const writer = new HttpUnitWriter(shared, unit);
+      const writer = new HttpUnitWriter(shared, unit, unitOptions?.signal);
       shared.writers.add(writer);
       return writer;
     },
@@ -197,7 +197,22 @@ class HttpUnitWriter implements SinkWriter {
   constructor(
     private readonly shared: HttpSinkShared,
     private readonly unit: UnitContext,
-  ) {}
+    signal?: AbortSignal,
+  ) {
+    // The unit's abort (lease lost, shutdown) ends every wait at once: window slot, backoff, request.
+    if (signal) {
+      const onAbort = () =>
+        this.fail(new SluiceError(`${shared.where}: unit ${unit.id} aborted`, { code: 'ABORTED', stage: 'sink', retryable: true, cause: signal.reason }));
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.detach = () => signal.removeEventListener('abort', onAbort);
+      }
+    }
+  }
+
+  /** Removes the listener on the unit's signal once the writer is done. */
+  private detach: () => void = () => undefined;
 
   async write(records: SluiceRecord[]): Promise<void> {
     this.assertOpen('write');
@@ -243,6 +258,7 @@ class HttpUnitWriter implements SinkWriter {
     }
     while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
     this.shared.writers.delete(this);
+    this.detach();
     if (this.failure) {
       this.state = 'failed';
       throw this.failure;
@@ -266,6 +282,7 @@ class HttpUnitWriter implements SinkWriter {
     this.controller.abort(new SluiceError(`${this.shared.where}: unit ${this.unit.id} aborted`, { code: 'ABORTED', stage: 'sink', retryable: true }));
     while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
     this.shared.writers.delete(this);
+    this.detach();
   }
 
   /** One record as JSON text: an array element / NDJSON line (no newline), or an object member. */

@@ -400,6 +400,35 @@ describe('opensearch sink: backpressure and lifecycle', () => {
     await es.resume();
   });
 
+  it("the unit's abort signal ends a write() waiting for a slot and a commit() waiting in backoff", { timeout: 20_000 }, async () => {
+    // Every request is throttled and every backoff lasts until aborted: without the signal,
+    // write() would wait for the slot forever (the test would time out).
+    const es = await server({ faults: { seed: 1, requestFaults: [{ fault: { kind: 'throttle', retryAfterS: 1 }, probability: 1 }] } });
+    const sleeps: number[] = [];
+    const target = sink(sinkConfig(es.url, { batchMaxRecords: 1, maxInFlight: 1 }), {
+      timing: {
+        random: () => 0.5,
+        sleep: (ms: number, signal?: AbortSignal) =>
+          new Promise<void>((_resolve, reject) => {
+            sleeps.push(ms);
+            signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+          }),
+      },
+    });
+    const controller = new AbortController();
+    const writer = target.openUnit(unit, { signal: controller.signal });
+    // The first record takes the only slot and sits in backoff; the second waits for the slot.
+    const writing = writer.write(flowRecords(2));
+    while (sleeps.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    controller.abort(new Error('lease lost'));
+    await assert.rejects(writing, (err: unknown) => err instanceof SluiceError && err.code === 'ABORTED');
+    await assert.rejects(writer.commit(), (err: unknown) => err instanceof SluiceError && err.code === 'ABORTED');
+    await writer.abort();
+    // A writer opened with an already aborted signal refuses work at once.
+    const late = target.openUnit(unit, { signal: controller.signal });
+    await assert.rejects(late.write(flowRecords(1)), (err: unknown) => err instanceof SluiceError && err.code === 'ABORTED');
+  });
+
   it('rejects a bad index template and a missing env secret when the sink is created', () => {
     assert.throws(() => createBulkSink(sinkConfig('http://127.0.0.1:9', { index: 'flows-%Q' })), /unknown directive %Q/);
     delete process.env['SLUICE_TEST_MISSING_PW'];

@@ -126,9 +126,9 @@ export function createBulkSink(config: BulkSinkConfig, options: BulkSinkOptions 
   };
   return {
     name: config.type,
-    openUnit(unit) {
+    openUnit(unit, unitOptions) {
       if (shared.closed) throw new SluiceError(`${where}: the sink is closed`, { code: 'SINK_CLOSED', stage: 'sink', retryable: true });
-      const writer = new BulkUnitWriter(shared, unit);
+      const writer = new BulkUnitWriter(shared, unit, unitOptions?.signal);
       shared.writers.add(writer);
       return writer;
     },
@@ -157,7 +157,23 @@ class BulkUnitWriter implements SinkWriter {
   constructor(
     private readonly shared: BulkSinkShared,
     private readonly unit: UnitContext,
-  ) {}
+    signal?: AbortSignal,
+  ) {
+    // The unit's abort (lease lost, shutdown) ends every wait of this writer at once: the window
+    // slot, a retry backoff, a request in flight. write()/commit() then reject, and the runtime aborts.
+    if (signal) {
+      const onAbort = () =>
+        this.fail(new SluiceError(`${shared.where}: unit ${unit.id} aborted`, { code: 'ABORTED', stage: 'sink', retryable: true, cause: signal.reason }));
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.detach = () => signal.removeEventListener('abort', onAbort);
+      }
+    }
+  }
+
+  /** Removes the listener on the unit's signal once the writer is done. */
+  private detach: () => void = () => undefined;
 
   async write(records: SluiceRecord[]): Promise<void> {
     this.assertOpen('write');
@@ -191,6 +207,7 @@ class BulkUnitWriter implements SinkWriter {
     }
     while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
     this.shared.writers.delete(this);
+    this.detach();
     if (this.failure) {
       this.state = 'failed';
       throw this.failure;
@@ -217,6 +234,7 @@ class BulkUnitWriter implements SinkWriter {
     this.controller.abort(new SluiceError(`${this.shared.where}: unit ${this.unit.id} aborted`, { code: 'ABORTED', stage: 'sink', retryable: true }));
     while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
     this.shared.writers.delete(this);
+    this.detach();
   }
 
   /** Encodes a record into the batch; false when it does not fit. A record that cannot be sent is rejected (true). */

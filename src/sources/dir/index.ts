@@ -14,7 +14,7 @@
 import type { Dirent, Stats } from 'node:fs';
 import { open, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Source, TimeWindow } from '../../core/component.js';
+import type { FolderPage, Source, TimeWindow } from '../../core/component.js';
 import { SluiceError, toSluiceError } from '../../core/errors.js';
 import type { ObjectRef } from '../../core/record.js';
 import { isWindowSet, keyInWindow, prefixInWindow } from '../key-dates.js';
@@ -147,10 +147,35 @@ export function createDirSource(root: string, options: DirSourceOptions = {}): S
     return handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES, signal });
   }
 
+  /** One folder level: files (wanted ones) and sub-folders, each in key order, as one page. */
+  async function* listFolder(keyPrefix = ''): AsyncIterable<FolderPage> {
+    const rootStats = await statRoot(rootPath);
+    if (!rootStats.isDirectory()) return;
+    const dir = path.join(rootPath, ...keyPrefix.split('/').filter((s) => s !== ''));
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw listingError(err, dir);
+    }
+    const candidates = entries.filter((e) => !e.name.startsWith('.') && !e.name.includes(IN_PROGRESS_MARK));
+    const resolved = await resolveEntries(dir, candidates);
+    resolved.sort((a, b) => Buffer.compare(a.sortKey, b.sortKey));
+    const page: FolderPage = { objects: [], folders: [] };
+    for (const entry of resolved) {
+      const key = keyPrefix + entry.name;
+      if (entry.stats.isDirectory()) page.folders.push(`${key}/`);
+      else if (wanted(key)) page.objects.push(toRef(path.join(dir, entry.name), key, entry.stats));
+    }
+    yield page;
+  }
+
   return {
     root: rootPath,
     list,
     open: openObject,
+    listFolder,
   };
 }
 

@@ -19,7 +19,7 @@ import {
   type ListObjectsV2CommandOutput,
   type _Object,
 } from '@aws-sdk/client-s3';
-import type { Source, TimeWindow } from '../../core/component.js';
+import type { FolderPage, Source, TimeWindow } from '../../core/component.js';
 import { SluiceError, toSluiceError } from '../../core/errors.js';
 import type { ObjectRef } from '../../core/record.js';
 import { isWindowSet, keyInWindow, prefixInWindow } from '../key-dates.js';
@@ -200,10 +200,30 @@ export function createS3Source(options: S3SourceOptions): Source {
     return readBody(body, ref.uri, out.ContentLength);
   }
 
+  /** One folder level (Delimiter '/'), page by page as S3 returns them. */
+  async function* listFolder(keyPrefix: string = prefix): AsyncIterable<FolderPage> {
+    let token: string | undefined;
+    // Some S3-compatible servers repeat a common prefix on the next page; S3 itself never does.
+    let lastFolder: string | undefined;
+    do {
+      const out = await listPage(keyPrefix, '/', token);
+      const objects = (out.Contents ?? []).filter((o) => wanted(o.Key!, undefined)).map((o) => toRef(bucket, o));
+      const folders: string[] = [];
+      for (const p of out.CommonPrefixes ?? []) {
+        if (p.Prefix === undefined || (lastFolder !== undefined && compareKeys(p.Prefix, lastFolder) <= 0)) continue;
+        folders.push(p.Prefix);
+        lastFolder = p.Prefix;
+      }
+      if (objects.length > 0 || folders.length > 0) yield { objects, folders };
+      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    } while (token);
+  }
+
   return {
     root,
     list,
     open,
+    listFolder,
     async close() {
       if (ownsClient) client.destroy();
     },

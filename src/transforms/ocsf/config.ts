@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { aslCsvOptionsSchema } from './asl-config.js';
 
 /** Mappings shipped with Sluice, by the name a pipeline uses. */
 export const BUILTIN_OCSF_MAPPINGS = ['builtin:vpcflow'] as const;
@@ -11,14 +12,17 @@ export const ocsfTransformSchema = z
       .min(1)
       .superRefine((value, ctx) => {
         if ((BUILTIN_OCSF_MAPPINGS as readonly string[]).includes(value)) return;
+        // A Security Lake ETL framework mapping CSV (see asl-mapping.ts), resolved against the pipeline file.
+        if (/\.csv$/i.test(value)) return;
         ctx.addIssue({
           code: 'custom',
           message: value.startsWith('builtin:')
             ? `unknown built-in mapping "${value}" (known: ${BUILTIN_OCSF_MAPPINGS.join(', ')})`
-            : `mapping files ("${value}") are not supported yet; use one of ${BUILTIN_OCSF_MAPPINGS.join(', ')}`,
+            : `"${value}" is neither a built-in mapping (${BUILTIN_OCSF_MAPPINGS.join(', ')}) nor a mapping CSV (a .csv file in the Security Lake ETL framework's format)`,
         });
       })
-      .describe('The mapping: builtin:vpcflow (VPC/Transit Gateway flow logs -> Network Activity 4001).'),
+      .describe('The mapping: builtin:vpcflow (VPC/Transit Gateway flow logs -> Network Activity 4001), or the path of a Security Lake ETL framework mapping CSV (with `csv`).'),
+    csv: aslCsvOptionsSchema.optional(),
     version: z
       .string()
       .regex(/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?$/, 'an OCSF version such as 1.1.0')

@@ -14,6 +14,8 @@ import type { Rejection, SluiceRecord } from '../../core/record.js';
 import type { OcsfTransformConfig } from './config.js';
 import { MappingFailure, OCSF_REJECT_CODES, type OcsfMapping, type OcsfMappingOptions } from './mapping.js';
 import { createVpcflowMapping } from './vpcflow-mapping.js';
+import type { AslCsvOptions } from './asl-config.js';
+import { createAslCsvMapping } from './asl-mapping.js';
 
 export { MappingFailure, OCSF_REJECT_CODES, type OcsfEvent, type OcsfMapping, type OcsfMappingOptions } from './mapping.js';
 export { validateOcsfEvent, type OcsfProblem, type OcsfProblemCode, type ValidateOptions } from './validate.js';
@@ -50,7 +52,17 @@ const BUILTIN_MAPPINGS: Readonly<Record<string, (options: OcsfMappingOptions) =>
  * @example
  * const mapping = createOcsfMapping('builtin:vpcflow', { version: '1.1.0', observables: true, datetime: false });
  */
-export function createOcsfMapping(name: string, options: OcsfMappingOptions): OcsfMapping {
+export function createOcsfMapping(name: string, options: OcsfMappingOptions, csv?: AslCsvOptions): OcsfMapping {
+  if (/\.csv$/i.test(name)) {
+    if (!csv) {
+      throw new SluiceError(`ocsf transform: mapping ${name} is a mapping CSV; it needs \`csv: { classUid, ... }\``, {
+        code: 'OCSF_MAPPING_INVALID',
+        stage: 'config',
+        hint: 'add csv.classUid (the OCSF class, e.g. 4001), and csv.logType when the file holds several src_log_type values',
+      });
+    }
+    return createAslCsvMapping(name, csv, options.version);
+  }
   const factory = BUILTIN_MAPPINGS[name];
   if (!factory) {
     throw new SluiceError(`ocsf transform: unknown mapping "${name}"`, {
@@ -78,7 +90,7 @@ export function createOcsfMapping(name: string, options: OcsfMappingOptions): Oc
  * const transform = createOcsfTransform({ type: 'ocsf', mapping: 'builtin:vpcflow', version: '1.1.0', observables: true, datetime: false });
  */
 export function createOcsfTransform(config: OcsfTransformConfig): Transform {
-  const mapping = createOcsfMapping(config.mapping, { version: config.version, observables: config.observables, datetime: config.datetime });
+  const mapping = createOcsfMapping(config.mapping, { version: config.version, observables: config.observables, datetime: config.datetime }, config.csv);
   return ocsfTransform(mapping);
 }
 

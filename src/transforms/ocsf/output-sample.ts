@@ -61,7 +61,7 @@ export async function checkOcsfOutputSample(config: PipelineConfig, options: Ocs
   const maxEvents = options.maxEvents ?? 1000;
   const maxObjects = options.maxObjects ?? 1;
   const maxProblems = options.maxProblems ?? 20;
-  const mapping = createOcsfMapping(ocsfConfig.mapping, { version: ocsfConfig.version, observables: ocsfConfig.observables, datetime: ocsfConfig.datetime });
+  const mapping = createOcsfMapping(ocsfConfig.mapping, { version: ocsfConfig.version, observables: ocsfConfig.observables, datetime: ocsfConfig.datetime }, ocsfConfig.csv);
   const schema = loadOcsfSchema(ocsfConfig.version);
   const report: OcsfSampleReport = { version: ocsfConfig.version, mapping: mapping.name, objects: [], events: 0, rejected: 0, problems: [], invalidEvents: 0 };
 

@@ -1,0 +1,58 @@
+/**
+ * A complete CDK app deploying Sluice: S3 notifications -> SQS (+ DLQ) -> Lambda -> OpenSearch, a
+ * Step Functions backfill over the prefix, alarms to SNS, the OpenSearch password from Secrets
+ * Manager. Synthesize it offline from the repository root with `npm run synth` (cdk.out lands in
+ * examples/cdk-app/cdk.out), or with the CDK CLI from this folder (`cdk synth`, see cdk.json).
+ *
+ * In your own app: `import { SluicePipeline } from 'sluice/cdk'`.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { App, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import { SluicePipeline } from '../../src/cdk/index.js';
+
+/** This folder in the source tree (app.js runs from dist/examples/cdk-app/). */
+const exampleDir = (() => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  return path.join(dir, 'examples', 'cdk-app');
+})();
+
+export class FlowLogsStack extends Stack {
+  readonly pipeline: SluicePipeline;
+
+  constructor(scope: Construct, id: string, props?: StackProps) {
+    super(scope, id, props);
+    // The bucket VPC Flow Logs already deliver to, and the secret holding the OpenSearch password.
+    const logs = s3.Bucket.fromBucketName(this, 'FlowLogsBucket', 'example-flow-logs-123456789012');
+    const openSearchSecret = secretsmanager.Secret.fromSecretNameV2(this, 'OpenSearchSecret', 'sluice/opensearch');
+
+    this.pipeline = new SluicePipeline(this, 'FlowLogs', {
+      sourceBucket: logs,
+      prefix: 'AWSLogs/',
+      pipeline: path.join(exampleDir, 'pipeline.yaml'),
+      sink: { secret: openSearchSecret },
+      // At most 10 functions write to the cluster at once; a backfill runs 20 objects at a time.
+      concurrency: 10,
+      backfillConcurrency: 20,
+      timeout: Duration.minutes(5),
+      memorySize: 1024,
+      alarmEmail: 'security-oncall@example.com',
+    });
+  }
+}
+
+export function synthesizeExample(outdir = process.env.CDK_OUTDIR ?? path.join(exampleDir, 'cdk.out')) {
+  const app = new App({ outdir });
+  const stack = new FlowLogsStack(app, 'SluiceFlowLogs', { env: { account: '123456789012', region: 'eu-west-1' } });
+  return { assembly: app.synth(), stack };
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { assembly } = synthesizeExample();
+  console.log(`synthesized ${assembly.stacks.map((s) => s.stackName).join(', ')} into ${assembly.directory}`);
+}

@@ -1,0 +1,193 @@
+/**
+ * The lake as SQL: a DuckDB connection with one view per OCSF class (`network_activity`,
+ * `api_activity`, …) and per flat source folder (`flows`), over the Parquet files the `files`
+ * sink wrote. Used by `sluice query`, the dashboard's investigation view and the benchmarks.
+ *
+ * How files are told apart: the sink tags every Security Lake file with its class
+ * (`…-class4001-0000.parquet`), so a class view is a glob over that tag and picks up files written
+ * after the view was made. Untagged files (the `date` layout of flat records) are grouped by the
+ * first folder under the lake root, which is the sink's own folder (`out/flows/2024/03/26/…`).
+ * Views read with `union_by_name`, so files written by different versions (a new enrichment
+ * field, say) still read as one table; Security Lake folders add `region`, `accountId` and
+ * `eventDay` as VARCHAR columns (account ids keep their leading zeros) that prune whole files.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { SluiceError } from '../core/errors.js';
+
+/** View names of the OCSF classes Sluice writes (others become `class_<uid>`). */
+const CLASS_VIEWS: Readonly<Record<string, string>> = {
+  '3001': 'account_change',
+  '3002': 'authentication',
+  '4001': 'network_activity',
+  '4002': 'http_activity',
+  '4003': 'dns_activity',
+  '6003': 'api_activity',
+  unknown: 'unclassified',
+};
+
+const CLASS_TAG = /-class(\d+|unknown)-\d+\.parquet$/;
+
+export interface LakeTable {
+  /** The view name used in SQL. */
+  name: string;
+  /** OCSF class uid, or null for a flat (non-OCSF) source folder. */
+  classUid: number | null;
+  /** Parquet files seen when the catalog was built. */
+  files: number;
+  bytes: number;
+  /** True when the files sit in `region=/accountId=/eventDay=` folders (the view has those columns). */
+  hive: boolean;
+  /** The `read_parquet(...)` expression behind the view. */
+  source: string;
+}
+
+function sqlString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+function viewNameFor(folder: string): string {
+  const name = folder.toLowerCase().replace(/[^a-z0-9_]+/g, '_').replace(/^_+|_+$/g, '');
+  return /^[a-z_]/.test(name) ? name : `t_${name || 'flows'}`;
+}
+
+interface FoundFile {
+  relative: string;
+  bytes: number;
+}
+
+/** Every Parquet file under `root`, skipping dead letters (`_rejected`) and hidden folders. */
+function listParquet(root: string): FoundFile[] {
+  const out: FoundFile[] = [];
+  const walk = (dir: string, rel: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.name.startsWith('.') || entry.name.startsWith('_')) continue;
+      const abs = path.join(dir, entry.name);
+      const r = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) walk(abs, r);
+      else if (entry.isFile() && entry.name.endsWith('.parquet')) out.push({ relative: r, bytes: statSync(abs).size });
+    }
+  };
+  walk(root, '');
+  return out;
+}
+
+/**
+ * Works out the views a lake folder supports, without opening any file.
+ *
+ * @example
+ * discoverLakeTables('sluice-demo/out') // [{ name: 'network_activity', classUid: 4001, files: 12, … }]
+ */
+export function discoverLakeTables(root: string): LakeTable[] {
+  const abs = path.resolve(root);
+  if (!existsSync(abs) || !statSync(abs).isDirectory()) return [];
+  const groups = new Map<string, { classUid: number | null; files: FoundFile[]; glob?: string }>();
+  for (const file of listParquet(abs)) {
+    const tag = CLASS_TAG.exec(file.relative);
+    let name: string;
+    let classUid: number | null = null;
+    let glob: string | undefined;
+    if (tag) {
+      const uid = tag[1]!;
+      name = CLASS_VIEWS[uid] ?? `class_${uid}`;
+      classUid = uid === 'unknown' ? null : Number(uid);
+      glob = path.join(abs, '**', `*-class${uid}-*.parquet`);
+    } else {
+      const first = file.relative.split('/')[0]!;
+      // Files straight in the root, or in date folders right under it, are "flows".
+      name = file.relative.includes('/') && !/^\d+$/.test(first) ? viewNameFor(first) : 'flows';
+    }
+    const group = groups.get(name) ?? { classUid, files: [], glob };
+    group.files.push(file);
+    groups.set(name, group);
+  }
+  const tables: LakeTable[] = [];
+  for (const [name, group] of [...groups].sort(([a], [b]) => a.localeCompare(b))) {
+    const hive = group.files.every((f) => /(^|\/)eventDay=[^/]+\//.test(f.relative));
+    const files = group.glob !== undefined ? sqlString(group.glob) : `[${group.files.map((f) => sqlString(path.join(abs, f.relative))).join(', ')}]`;
+    const options = hive ? 'union_by_name = true, hive_partitioning = true, hive_types_autocast = false' : 'union_by_name = true, hive_partitioning = false';
+    tables.push({
+      name,
+      classUid: group.classUid,
+      files: group.files.length,
+      bytes: group.files.reduce((n, f) => n + f.bytes, 0),
+      hive,
+      source: `read_parquet(${files}, ${options})`,
+    });
+  }
+  return tables;
+}
+
+export interface Lake {
+  readonly root: string;
+  readonly connection: DuckDBConnection;
+  tables(): LakeTable[];
+  table(name: string): LakeTable | undefined;
+  /** Re-lists the folder and re-creates the views (new classes or source folders appear). */
+  refresh(): Promise<LakeTable[]>;
+  /** `refresh()` unless one ran less than `maxAgeMs` ago (a page load should not re-walk a big lake). */
+  refreshIfStale(maxAgeMs?: number): Promise<LakeTable[]>;
+  /** Another connection to the same database and views, for queries that may run concurrently. */
+  connect(): Promise<DuckDBConnection>;
+  close(): void;
+}
+
+export interface OpenLakeOptions {
+  /** DuckDB worker threads (default: DuckDB's, one per core). */
+  threads?: number;
+}
+
+/**
+ * Opens an in-memory DuckDB with the lake's views. The lake folder may not exist yet (a demo not
+ * run): the catalog is then empty and `refresh()` finds the files later.
+ *
+ * @example
+ * const lake = await openLake('sluice-demo/out');
+ * const rows = await lake.connection.runAndReadAll('select count(*) from network_activity');
+ */
+export async function openLake(root: string, options: OpenLakeOptions = {}): Promise<Lake> {
+  const abs = path.resolve(root);
+  const instance = await DuckDBInstance.create(':memory:', options.threads ? { threads: String(options.threads) } : {});
+  const connection = await instance.connect();
+  // A lake is many files queried again and again (the dashboard, second hops): keeping each
+  // file's footer in memory saves re-reading it; DuckDB re-validates it by modification time.
+  await connection.run('SET parquet_metadata_cache = true');
+  let current: LakeTable[] = [];
+  let refreshedAt = 0;
+  const refresh = async (): Promise<LakeTable[]> => {
+    const found = discoverLakeTables(abs);
+    for (const old of current) {
+      if (!found.some((t) => t.name === old.name)) await connection.run(`DROP VIEW IF EXISTS "${old.name}"`);
+    }
+    for (const table of found) {
+      try {
+        await connection.run(`CREATE OR REPLACE VIEW "${table.name}" AS SELECT * FROM ${table.source}`);
+      } catch (err) {
+        throw new SluiceError(`lake ${abs}: cannot make view ${table.name} over ${table.files} Parquet file(s): ${(err as Error).message}`, {
+          code: 'LAKE_VIEW_FAILED',
+          stage: 'read',
+          hint: 'check that the files are complete Parquet files written by the files sink',
+          cause: err,
+        });
+      }
+    }
+    current = found;
+    refreshedAt = Date.now();
+    return found;
+  };
+  await refresh();
+  return {
+    root: abs,
+    connection,
+    tables: () => current,
+    table: (name) => current.find((t) => t.name === name),
+    refresh,
+    refreshIfStale: (maxAgeMs = 2000) => (Date.now() - refreshedAt >= maxAgeMs ? refresh() : Promise.resolve(current)),
+    connect: () => instance.connect(),
+    close: () => {
+      connection.closeSync();
+      instance.closeSync();
+    },
+  };
+}

@@ -1,0 +1,294 @@
+/**
+ * The dashboard's HTTP surface against a real SQLite ledger file: /healthz, /metrics (Vector
+ * names, values from the ledger), the live event stream seeing another connection's writes,
+ * redrive with its CSRF and origin checks, the loopback Host check, and token auth when bound
+ * beyond loopback. (The page itself, in Chromium, is test/dashboard.services.test.ts.)
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SluiceError } from '../src/core/errors.js';
+import { startDashboard, type DashboardServer } from '../src/dashboard/server.js';
+import { openLake, type Lake } from '../src/lake/catalog.js';
+import { openSqliteLedger } from '../src/runtime/ledger/sqlite.js';
+import type { Ledger, UnitSpec } from '../src/runtime/ledger/types.js';
+import { createLogger } from '../src/core/logger.js';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { serveCommand } from '../src/cli/commands/serve.js';
+import { repoRoot } from '../src/testing/repo-root.js';
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-dashboard-'));
+const stateFile = path.join(tmp, 'state.db');
+const logger = createLogger({ level: 'silent' });
+const policy = { maxAttempts: 1, backoffMs: 10, maxBackoffMs: 10 };
+
+function unit(key: string): UnitSpec {
+  return { id: `id-${key}`, pipeline: 'p1', kind: 'object', key, payload: {}, size: 10 };
+}
+
+/** Three units: two done (100 + 50 records, 3 rejected, 2 filtered), one dead with a read error. */
+async function seedLedger(ledger: Ledger): Promise<void> {
+  await ledger.planUnits([unit('logs/a.log.gz'), unit('logs/b.log.gz'), unit('logs/corrupt.log.gz')]);
+  for (const [recordsIn, rejected, filtered] of [[100, 3, 2], [50, 0, 0]] as const) {
+    const lease = (await ledger.leaseNextUnit('p1', 'test', 60_000))!;
+    await ledger.completeUnit(lease, { recordsIn, recordsOut: recordsIn - rejected - filtered, recordsRejected: rejected, recordsFiltered: filtered, outputs: [], durationMs: 5 });
+  }
+  const lease = (await ledger.leaseNextUnit('p1', 'test', 60_000))!;
+  const outcome = await ledger.failUnit(lease, { message: 'logs/corrupt.log.gz: corrupt gzip data', code: 'CORRUPT_GZIP', stage: 'read', retryable: false }, { ...policy, retryable: false });
+  assert.equal(outcome, 'dead');
+}
+
+interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** node:http instead of fetch, so tests can set Host and Origin freely. */
+function raw(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+describe('sluice serve: HTTP API on loopback', () => {
+  let ledger: Ledger;
+  let lake: Lake;
+  let dash: DashboardServer;
+  let csrf: string;
+
+  before(async () => {
+    ledger = openSqliteLedger(stateFile);
+    await seedLedger(ledger);
+    lake = await openLake(path.join(tmp, 'no-lake-yet'));
+    dash = await startDashboard({ ledger, lake, port: 0, ledgerLabel: 'state.db', lakeLabel: 'lake', pollMs: 50, logger });
+    const page = await raw(dash.url);
+    csrf = /<meta name="csrf-token" content="([^"]+)">/.exec(page.body)![1]!;
+  });
+  after(async () => {
+    await dash?.close();
+    lake?.close();
+    await ledger?.close();
+  });
+
+  it('binds 127.0.0.1 by default and answers /healthz', async () => {
+    assert.match(dash.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const r = await raw(`${dash.url}healthz`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(JSON.parse(r.body), { ok: true });
+  });
+
+  it('/metrics: Prometheus text with Vector names, values from the ledger', async () => {
+    const r = await raw(`${dash.url}metrics`);
+    assert.equal(r.status, 200);
+    assert.match(String(r.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+    const lines = r.body.split('\n');
+    const has = (line: string) => assert.ok(lines.includes(line), `missing "${line}" in\n${r.body}`);
+    has('# TYPE component_received_events_total counter');
+    has('component_received_events_total{component_id="p1"} 150');
+    has('component_sent_events_total{component_id="p1"} 145');
+    has('component_discarded_events_total{component_id="p1",intentional="true"} 2');
+    has('component_discarded_events_total{component_id="p1",intentional="false"} 3');
+    has('component_errors_total{component_id="p1",error_type="CORRUPT_GZIP",stage="read"} 1');
+    has('sluice_units{component_id="p1",state="done"} 2');
+    has('sluice_units{component_id="p1",state="dead"} 1');
+  });
+
+  it('the runs page shows the dead unit with its full error and key, escaped', async () => {
+    const r = await raw(dash.url);
+    assert.equal(r.status, 200);
+    assert.match(r.body, /logs\/corrupt\.log\.gz: corrupt gzip data/);
+    assert.match(r.body, /<code class="key" title="logs\/corrupt\.log\.gz">/);
+    assert.match(String(r.headers['content-security-policy']), /script-src 'self'/);
+    assert.match(r.body, /<script src="\/assets\/app\.js" defer><\/script>/);
+    const js = await raw(`${dash.url}assets/app.js`);
+    assert.equal(js.status, 200);
+    assert.match(String(js.headers['content-type']), /text\/javascript/);
+  });
+
+  it('refuses a Host header that is not loopback (DNS rebinding)', async () => {
+    const r = await raw(`${dash.url}`, { headers: { Host: `attacker.example:${dash.port}` } });
+    assert.equal(r.status, 421);
+    const ok = await raw(`${dash.url}healthz`, { headers: { Host: `localhost:${dash.port}` } });
+    assert.equal(ok.status, 200);
+  });
+
+  it('the event stream sends the live region, then another connection\'s writes without a reload', async () => {
+    const events: string[] = [];
+    let wake: (() => void) | null = null;
+    const req = httpRequest(`${dash.url}events`, (res) => {
+      assert.equal(res.headers['content-type'], 'text/event-stream');
+      let buffer = '';
+      res.on('data', (c: Buffer) => {
+        buffer += c.toString('utf8');
+        let i: number;
+        while ((i = buffer.indexOf('\n\n')) >= 0) {
+          const frame = buffer.slice(0, i);
+          buffer = buffer.slice(i + 2);
+          const data = frame.split('\n').find((l) => l.startsWith('data: '));
+          if (frame.startsWith('event: snapshot') && data) events.push((JSON.parse(data.slice(6)) as { html: string }).html);
+          wake?.();
+        }
+      });
+    });
+    req.end();
+    const waitFor = async (predicate: (html: string) => boolean): Promise<string> => {
+      for (;;) {
+        const hit = events.find(predicate);
+        if (hit) return hit;
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    };
+    try {
+      const first = await waitFor(() => true);
+      assert.match(first, /corrupt\.log\.gz/);
+      // Another connection to the same file, as a `sluice run` in another process would be.
+      const writer = openSqliteLedger(stateFile);
+      await writer.planUnits([unit('logs/new-object.log.gz')]);
+      await writer.close();
+      const next = await waitFor((html) => html.includes('new-object.log.gz'));
+      assert.match(next, /<b>1<\/b> pending/);
+    } finally {
+      req.destroy();
+    }
+  });
+
+  it('redrive: refused without the CSRF token, with a wrong one, or from another origin; then the same as `sluice retry`', async () => {
+    const form = (token?: string) => new URLSearchParams({ pipeline: 'p1', unit: 'id-logs/corrupt.log.gz', ...(token ? { csrf: token } : {}) }).toString();
+    const post = (body: string, headers: Record<string, string> = {}) =>
+      raw(`${dash.url}api/redrive`, { method: 'POST', body, headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json', ...headers } });
+
+    assert.equal((await post(form())).status, 403);
+    assert.equal((await post(form('not-the-token'))).status, 403);
+    assert.equal((await post(form(csrf), { Origin: 'https://attacker.example' })).status, 403);
+    assert.equal((await ledger.getUnit('id-logs/corrupt.log.gz'))!.state, 'dead');
+
+    const ok = await post(form(), { 'X-CSRF-Token': csrf, Origin: dash.url.slice(0, -1) });
+    assert.equal(ok.status, 200, ok.body);
+    assert.deepEqual(JSON.parse(ok.body), { pipeline: 'p1', redriven: 1 });
+    const after = (await ledger.getUnit('id-logs/corrupt.log.gz'))!;
+    assert.equal(after.state, 'pending');
+    assert.equal(after.attempts, 0);
+
+    // Without script the form posts and is sent back to the page.
+    const again = await raw(`${dash.url}api/redrive`, { method: 'POST', body: form(csrf), headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+    assert.equal(again.status, 303);
+    assert.equal(again.headers.location, '/');
+  });
+
+  it('a GET cannot change state, and unknown actions are refused', async () => {
+    assert.notEqual((await raw(`${dash.url}api/redrive?pipeline=p1`)).status, 200);
+    assert.equal((await raw(`${dash.url}api/other`, { method: 'POST', body: '', headers: { 'X-CSRF-Token': csrf } })).status, 404);
+  });
+
+  it('investigation inputs are checked and never reach SQL as text', async () => {
+    const r = await raw(`${dash.url}api/investigate?host=${encodeURIComponent("10.0.0.1' OR 1=1 --")}`);
+    assert.equal(r.status, 400);
+    assert.match(JSON.parse(r.body).error, /not an IP address, an ENI id/);
+  });
+});
+
+describe('sluice serve: beyond loopback', () => {
+  let ledger: Ledger;
+  let lake: Lake;
+  before(async () => {
+    ledger = openSqliteLedger(stateFile);
+    lake = await openLake(path.join(tmp, 'no-lake-yet'));
+  });
+  after(async () => {
+    lake?.close();
+    await ledger?.close();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('refuses to start without a token', async () => {
+    await assert.rejects(
+      startDashboard({ ledger, lake, host: '0.0.0.0', port: 0, ledgerLabel: 's', lakeLabel: 'l', logger }),
+      (err: unknown) => err instanceof SluiceError && err.code === 'SERVE_TOKEN_REQUIRED',
+    );
+  });
+
+  it('with a token: 401 without it, Bearer works, ?token= trades it for an HttpOnly cookie; /healthz stays open', async () => {
+    const token = 'correct-horse-battery-staple-42';
+    const dash = await startDashboard({ ledger, lake, host: '0.0.0.0', port: 0, token, ledgerLabel: 's', lakeLabel: 'l', logger });
+    const base = `http://127.0.0.1:${dash.port}/`;
+    try {
+      assert.equal((await raw(base)).status, 401);
+      assert.equal((await raw(`${base}metrics`)).status, 401);
+      assert.equal((await raw(`${base}metrics`, { headers: { Authorization: 'Bearer wrong-token-wrong-token' } })).status, 401);
+      assert.equal((await raw(`${base}metrics`, { headers: { Authorization: `Bearer ${token}` } })).status, 200);
+      assert.equal((await raw(`${base}healthz`)).status, 200);
+      assert.equal((await raw(`${base}?token=nope`)).status, 401);
+      const login = await raw(`${base}investigate?token=${token}`);
+      assert.equal(login.status, 303);
+      assert.equal(login.headers.location, '/investigate');
+      const cookie = String(login.headers['set-cookie']);
+      assert.match(cookie, /HttpOnly/);
+      assert.match(cookie, /SameSite=Strict/);
+      const page = await raw(base, { headers: { Cookie: cookie.split(';')[0]! } });
+      assert.equal(page.status, 200);
+      // Bound beyond loopback the Host check is off (the token is the guard).
+      assert.equal((await raw(`${base}healthz`, { headers: { Host: 'sluice.internal.example' } })).status, 200);
+    } finally {
+      await dash.close();
+    }
+  });
+});
+
+describe('sluice serve: command-line guards', () => {
+  it('refuses a non-loopback address without --token, and a token given literally', async () => {
+    const flags = { state: path.join(tmp, 'guard.db'), lake: tmp, port: 0, host: '0.0.0.0' };
+    await assert.rejects(serveCommand(flags), (err: unknown) => err instanceof SluiceError && err.code === 'SERVE_TOKEN_REQUIRED');
+    await assert.rejects(serveCommand({ ...flags, token: 'hunter2-but-longer-than-16' }), (err: unknown) => err instanceof SluiceError && err.code === 'SERVE_TOKEN_LITERAL');
+    process.env.SLUICE_TEST_SHORT_TOKEN = 'short';
+    await assert.rejects(serveCommand({ ...flags, token: 'env:SLUICE_TEST_SHORT_TOKEN' }), (err: unknown) => err instanceof SluiceError && err.code === 'SERVE_TOKEN_WEAK');
+  });
+});
+
+describe('sluice query', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-query-'));
+  const lakeDir = path.join(dir, 'lake');
+  before(async () => {
+    const folder = path.join(lakeDir, 'region=eu-west-1', 'accountId=012345678901', 'eventDay=20240326');
+    mkdirSync(folder, { recursive: true });
+    const duck = await DuckDBInstance.create();
+    const c = await duck.connect();
+    await c.run(`COPY (SELECT * FROM (VALUES ('10.0.0.1', 443, 'Allowed'), ('10.0.0.2', 22, 'Denied'), ('10.0.0.1', 443, 'Allowed')) t(ip, port, action))
+      TO '${path.join(folder, 'obj-1234-class4001-0000.parquet')}' (FORMAT parquet)`);
+    c.closeSync();
+    duck.closeSync();
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const sluice = (...args: string[]) =>
+    spawnSync(process.execPath, [path.join(repoRoot(), 'bin', 'sluice.js'), 'query', '--lake', lakeDir, ...args], { encoding: 'utf8', env: { ...process.env, SLUICE_LOG_LEVEL: 'warn' } });
+
+  it('runs SQL over the OCSF class views: CSV, JSON and the table', () => {
+    const csv = sluice('--format', 'csv', "SELECT ip, count(*) AS n, any_value(accountId) AS account FROM network_activity GROUP BY ip ORDER BY ip");
+    assert.equal(csv.status, 0, csv.stderr);
+    assert.equal(csv.stdout, 'ip,n,account\r\n10.0.0.1,2,012345678901\r\n10.0.0.2,1,012345678901\r\n');
+    const json = sluice('--format', 'json', "SELECT action, count(*) AS n FROM network_activity GROUP BY 1 ORDER BY 1");
+    assert.deepEqual(JSON.parse(json.stdout), [{ action: 'Allowed', n: '2' }, { action: 'Denied', n: '1' }]);
+    const table = sluice();
+    assert.match(table.stdout, /network_activity\s+4001\s+1\s/);
+  });
+
+  it('--explain prints the plan; a bad query names the views', () => {
+    const plan = sluice('--explain', 'SELECT ip FROM network_activity WHERE port = 22');
+    assert.equal(plan.status, 0, plan.stderr);
+    assert.match(plan.stdout, /READ_PARQUET|PARQUET_SCAN|TABLE_SCAN/);
+    const bad = sluice('SELECT * FROM network_activty');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /query failed: .*network_activty/);
+    assert.match(bad.stderr, /hint: the lake's views: network_activity/);
+  });
+});
