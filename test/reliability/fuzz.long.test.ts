@@ -20,6 +20,9 @@ export const PARSER_PROPERTIES = [
   'formats/cloudtrail/property.test.js',
   'formats/s3access/property.test.js',
   'formats/alb/property.test.js',
+  'formats/delimited/property.test.js',
+  'formats/json/index.test.js',
+  'sources/cwl/index.test.js',
 ];
 
 for (const file of PARSER_PROPERTIES) {

@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { RecordBatch } from '../../core/component.js';
 import { delimitedFormat, splitFields, type DelimitedOptions } from './index.js';
+import { fuzzRuns } from '../../testing/fuzz.js';
 
 async function decodeChunks(chunks: Uint8Array[], options: DelimitedOptions) {
   async function* input() {
@@ -46,7 +47,7 @@ describe('delimited format: properties', () => {
         assert.deepEqual(rejects, []);
         assert.deepEqual(records.map((r) => [r.fields.a, r.fields.b, r.fields.c]), rows);
       }),
-      { numRuns: 200 },
+      { numRuns: fuzzRuns(200) },
     );
   });
 
@@ -77,7 +78,7 @@ describe('delimited format: properties', () => {
         const expected = opts.header && headerReads ? nonBlank.length - 1 : nonBlank.length;
         assert.equal(seen.length, expected);
       }),
-      { numRuns: 300 },
+      { numRuns: fuzzRuns(300) },
     );
   });
 });

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Format, RecordBatch } from '../../core/component.js';
 import { jsonFormat, ndjsonFormat } from './index.js';
+import { fuzzRuns } from '../../testing/fuzz.js';
 
 async function decode(format: Format, chunks: Array<string | Uint8Array>) {
   async function* input() {
@@ -64,7 +65,7 @@ describe('json and ndjson formats', () => {
         const doc = await decode(jsonFormat({ recordPath: 'x' }), [bytes]);
         assert.ok(doc.records.length + doc.rejects.length >= 0);
       }),
-      { numRuns: 300 },
+      { numRuns: fuzzRuns(300) },
     );
   });
 });

@@ -11,6 +11,7 @@ import { decompressByMagic } from '../decompress.js';
 import { fixturePath } from '../../testing/repo-root.js';
 import { parsePipeline } from '../../core/config.js';
 import { createFormat } from '../../core/registry.js';
+import { fuzzRuns } from '../../testing/fuzz.js';
 import {
   CWL_REJECT_CODES,
   cwlFormat,
@@ -227,7 +228,7 @@ describe('cwl property: malformed payloads never stop a batch', () => {
         assert.ok(out.rejects.length <= expectedRejects);
         for (const r of out.rejects) assert.ok(r.reason.length > 0 && r.code.startsWith('CWL_'), r.code);
       }),
-      { numRuns: 150 },
+      { numRuns: fuzzRuns(150) },
     );
   });
 
@@ -237,7 +238,7 @@ describe('cwl property: malformed payloads never stop a batch', () => {
         const r = tryDecodeCwlPayload(data);
         if (!r.ok) assert.ok(Object.values(CWL_REJECT_CODES).includes(r.error.code as never), r.error.code);
       }),
-      { numRuns: 500 },
+      { numRuns: fuzzRuns(500) },
     );
   });
 });
