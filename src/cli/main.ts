@@ -4,16 +4,18 @@
  */
 import { Command, Option } from 'commander';
 import { SluiceError } from '../core/errors.js';
-import { importAslCommand, runOrRunAsl } from './commands/import-asl.js';
-import { statusCommand } from './commands/status.js';
-import { validateCommand } from './commands/validate.js';
-import { retryCommand } from './commands/retry.js';
-import { demoCommand } from './commands/demo.js';
-import { planCommand } from './commands/plan.js';
-import { workerCommand } from './commands/worker.js';
-import { migrateCommand } from './commands/migrate.js';
-import { DEMO_LAKE, DEMO_STATE, serveCommand } from './commands/serve.js';
-import { queryCommand } from './commands/query.js';
+import { DEMO_LAKE, DEMO_STATE } from './demo-paths.js';
+
+/**
+ * A command's action, its module loaded only when the command runs: `sluice --help` and every
+ * command start without the others' dependencies (DuckDB, the AWS SDK, the dashboard...).
+ */
+function lazy<K extends string>(load: () => Promise<{ [P in K]: (...args: never[]) => unknown }>, name: K) {
+  return async (...args: unknown[]): Promise<void> => {
+    const action = (await load())[name] as (...a: unknown[]) => unknown;
+    await action(...args);
+  };
+}
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -41,7 +43,7 @@ export function buildProgram(): Command {
     .option('--full-load', 'redo units that are already done (default: skip them)')
     .option('--json', 'print the run report as JSON on stdout')
     .addOption(new Option('--no-progress', 'no progress bar even on a TTY'))
-    .action(runOrRunAsl);
+    .action(lazy(() => import('./commands/import-asl.js'), 'runOrRunAsl'));
 
   program
     .command('import-asl')
@@ -52,7 +54,7 @@ export function buildProgram(): Command {
     .option('--log-type <name>', 'only this source_log_type')
     .option('--s3-endpoint <url>', 'S3-compatible endpoint of the source (path-style), e.g. http://127.0.0.1:9000')
     .option('--target <folder>', 'where the files sink writes (default ./<target_s3_bucket>/<target_s3_prefix> beside the pipeline file)')
-    .action(importAslCommand);
+    .action(lazy(() => import('./commands/import-asl.js'), 'importAslCommand'));
 
   program
     .command('plan')
@@ -65,7 +67,7 @@ export function buildProgram(): Command {
     .option('--days <n>', 'only the last N UTC days, today included (instead of --from/--to)', parsePositiveInt)
     .option('--full-load', 'put units that are already done back to pending')
     .option('--json', 'print the plan report as JSON on stdout')
-    .action(planCommand);
+    .action(lazy(() => import('./commands/plan.js'), 'planCommand'));
 
   program
     .command('worker')
@@ -79,7 +81,7 @@ export function buildProgram(): Command {
     .option('--follow', 'keep polling for new units instead of stopping when the pipeline is drained')
     .option('--poll-ms <ms>', 'how often an idle worker looks for units', parsePositiveInt, 1000)
     .option('--json', 'print the worker report as JSON on stdout')
-    .action(workerCommand);
+    .action(lazy(() => import('./commands/worker.js'), 'workerCommand'));
 
   program
     .command('migrate')
@@ -87,7 +89,7 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'pipeline YAML file (its runtime.state is used)')
     .option('--state <ledger>', 'a ledger file, a postgres:// URL, or env:NAME / file:PATH holding one')
     .option('--json', 'print as JSON')
-    .action(migrateCommand);
+    .action(lazy(() => import('./commands/migrate.js'), 'migrateCommand'));
 
   program
     .command('status')
@@ -96,7 +98,7 @@ export function buildProgram(): Command {
     .option('--state <file>', 'ledger file (default: the config\'s runtime.state)')
     .option('--pipeline <name>', 'pipeline name (default: the config\'s name, or every pipeline in the ledger)')
     .option('--json', 'print as JSON')
-    .action(statusCommand);
+    .action(lazy(() => import('./commands/status.js'), 'statusCommand'));
 
   program
     .command('retry')
@@ -106,14 +108,14 @@ export function buildProgram(): Command {
     .option('--key <key...>', 'only these unit keys (default: every dead unit)')
     .option('--run', 'run the pipeline right after redriving')
     .option('--json', 'print the run report as JSON on stdout (with --run)')
-    .action(retryCommand);
+    .action(lazy(() => import('./commands/retry.js'), 'retryCommand'));
 
   program
     .command('validate')
     .description('check a pipeline file: keys, types, and that its source and outputs are usable')
     .requiredOption('-c, --config <file>', 'pipeline YAML file')
     .option('--json', 'print the resolved pipeline as JSON')
-    .action(validateCommand);
+    .action(lazy(() => import('./commands/validate.js'), 'validateCommand'));
 
   program
     .command('serve')
@@ -124,7 +126,7 @@ export function buildProgram(): Command {
     .option('--host <address>', 'address to bind; anything but loopback needs --token', '127.0.0.1')
     .option('--token <secret-ref>', 'bearer token as a secret reference (env:NAME, file:PATH, aws-secretsmanager:ID, aws-ssm:NAME)')
     .option('--poll-ms <ms>', 'how often the live view reads the ledger', parsePositiveInt, 500)
-    .action(serveCommand);
+    .action(lazy(() => import('./commands/serve.js'), 'serveCommand'));
 
   program
     .command('query')
@@ -134,7 +136,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
     .option('--explain', 'print the query plan instead of running it')
     .option('--max-rows <n>', 'print at most this many rows', parsePositiveInt)
-    .action(queryCommand);
+    .action(lazy(() => import('./commands/query.js'), 'queryCommand'));
 
   program
     .command('demo')
@@ -143,7 +145,7 @@ export function buildProgram(): Command {
     .option('--objects <n>', 'number of flow-log objects', parsePositiveInt, 12)
     .option('--lines <n>', 'lines per object', parsePositiveInt, 25_000)
     .option('--json', 'print the run report as JSON on stdout')
-    .action(demoCommand);
+    .action(lazy(() => import('./commands/demo.js'), 'demoCommand'));
 
   return program;
 }

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { openLake, type Lake } from '../../lake/catalog.js';
-import { DEMO_LAKE } from './serve.js';
+import { DEMO_LAKE } from '../demo-paths.js';
 
 export interface QueryFlags {
   lake: string;

@@ -11,6 +11,7 @@ import { openLake } from '../../lake/catalog.js';
 import { describeLedger, isLedgerReference, openLedger } from '../../runtime/ledger/open-ledger.js';
 import { isSecretRef, resolveSecretRefAsync } from '../../runtime/secrets.js';
 import { stateFromOption } from './open-ledger.js';
+import { DEMO_LAKE, DEMO_STATE } from '../demo-paths.js';
 
 export interface ServeFlags {
   state: string;
@@ -20,10 +21,6 @@ export interface ServeFlags {
   token?: string;
   pollMs?: number;
 }
-
-/** Where `sluice demo` (run from the same folder) leaves its ledger and its outputs. */
-export const DEMO_STATE = 'sluice-demo/state.db';
-export const DEMO_LAKE = 'sluice-demo/out';
 
 async function resolveToken(flags: ServeFlags): Promise<string | undefined> {
   if (flags.token === undefined) return undefined;
