@@ -137,6 +137,8 @@ export async function demoCommand(flags: DemoFlags): Promise<void> {
       `  node bin/sluice.js run -c ${rel(pipelineFile)}     # resumes: every unit is already done`,
       `  node bin/sluice.js run -c ${rel(pipelineFile)} --full-load   # redo, byte-identical outputs`,
       `  duckdb -c "select * from read_parquet('${rel(lake)}/**/*.parquet', hive_partitioning = true, union_by_name = true) limit 5"`,
+      '  node bin/sluice.js serve      # dashboard and investigation view at http://127.0.0.1:8787',
+      '  node bin/sluice.js query "select count(*) from network_activity"',
       '',
     ].join('\n'),
   );
