@@ -32,6 +32,7 @@ import { recordId } from '../../core/record.js';
 import { decodeLineRecords, isSpace, quoteValue, truncateRaw } from '../line-records.js';
 import type { SplitLinesOptions } from '../lines.js';
 import { ALB_FIELDS, ALB_MIN_FIELDS, ALB_RECORD_KEYS, AlbKind } from './fields.js';
+import { compileRecordBuilder } from '../record-builder.js';
 
 export interface AlbOptions {
   /** Passed to the line splitter (line length cap, batch size). */
@@ -65,10 +66,8 @@ const SPACE = 32;
 /** What the numeric readers return for text that is not a number of their kind. */
 const NOT_A_NUMBER = Number.NaN;
 
-/** One object literal per record, so every record shares one hidden class (see vpcflow). */
-const buildFields = new Function('v', `return {${ALB_RECORD_KEYS.map((key, i) => `${JSON.stringify(key)}: v[${i}]`).join(', ')}};`) as (
-  values: readonly unknown[],
-) => Record<string, unknown>;
+/** One object literal per record, so every record shares one hidden class. */
+const buildFields = compileRecordBuilder(ALB_RECORD_KEYS);
 
 /**
  * Creates the `alb` format.

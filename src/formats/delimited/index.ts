@@ -23,6 +23,7 @@ import { splitLines } from '../lines.js';
 import type { DelimitedFormatConfig } from './config.js';
 import { splitFields, type SplitOptions } from './split-fields.js';
 import { compileTimestampPattern, type TimestampParser } from './timestamp-pattern.js';
+import { compileRecordBuilder } from '../record-builder.js';
 
 export { compileTimestampPattern, type TimestampParser } from './timestamp-pattern.js';
 export { splitFields } from './split-fields.js';
@@ -196,15 +197,6 @@ async function* decodeDelimited(input: AsyncIterable<Uint8Array>, ctx: DecodeCon
   if (records.length > 0 || rejects.length > 0) yield { records, rejects };
 }
 
-/**
- * One object literal per record, so every record of an object shares one hidden class (measured
- * on S3 access lines: ~1.7x faster decoding than filling an empty object key by key).
- */
-function compileRecordBuilder(columns: readonly string[]): (values: readonly unknown[]) => Record<string, unknown> {
-  // A column named __proto__ is written as a computed key, which defines a field instead of setting the prototype.
-  const key = (c: string) => (c === '__proto__' ? `[${JSON.stringify(c)}]` : JSON.stringify(c));
-  return new Function('v', `return {${columns.map((c, i) => `${key(c)}: v[${i}]`).join(', ')}};`) as (values: readonly unknown[]) => Record<string, unknown>;
-}
 
 /** Header names, trimmed; empty or repeated ones get a position suffix so no column is lost. */
 function headerNames(fields: readonly string[]): string[] {
