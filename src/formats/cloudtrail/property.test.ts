@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import type { Rejection, SluiceRecord } from '../../core/record.js';
 import { CLOUDTRAIL_REJECT_CODES, cloudtrailFormat, type CloudtrailOptions } from './index.js';
 import { fuzzRuns } from '../../testing/fuzz.js';
+import { chunkedAt } from '../../testing/line-format-properties.js';
 
 const NUM_RUNS = fuzzRuns(300);
 
@@ -19,20 +20,10 @@ interface Decoded {
   filtered: number;
 }
 
-async function* chunked(bytes: Buffer, cuts: number[]): AsyncIterable<Uint8Array> {
-  let from = 0;
-  for (const cut of [...new Set(cuts)].sort((a, b) => a - b)) {
-    if (cut <= from || cut >= bytes.length) continue;
-    yield bytes.subarray(from, cut);
-    from = cut;
-  }
-  if (from < bytes.length) yield bytes.subarray(from);
-}
-
 async function decode(bytes: Buffer, cuts: number[], options: CloudtrailOptions = {}): Promise<Decoded> {
   const out: Decoded = { records: [], rejects: [], filtered: 0 };
   const format = cloudtrailFormat({ batchRecords: 4, ...options });
-  for await (const batch of format.decode(chunked(bytes, cuts), { object: { uri: 'mem://trail.json', key: 'trail.json' }, idPrefix: 'p' })) {
+  for await (const batch of format.decode(chunkedAt(bytes, cuts), { object: { uri: 'mem://trail.json', key: 'trail.json' }, idPrefix: 'p' })) {
     out.records.push(...batch.records);
     out.rejects.push(...batch.rejects);
     out.filtered += batch.filtered ?? 0;

@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { Rejection, SluiceRecord } from '../../core/record.js';
 import { S3ACCESS_FIELDS, S3ACCESS_MIN_FIELDS } from './fields.js';
 import { s3accessFormat } from './index.js';
 import { fuzzRuns } from '../../testing/fuzz.js';
+import { decodeChunked, isBlank, joinLines } from '../../testing/line-format-properties.js';
 
 const NUM_RUNS = fuzzRuns(300);
 const MAX_LINE_BYTES = 4096;
@@ -112,28 +112,7 @@ const line: fc.Arbitrary<Line> = fc.oneof(
   { arbitrary: validLine.map((v) => ({ text: `${v.tokens.join(' ')} "${'€'.repeat(MAX_LINE_BYTES / 2)}"` })), weight: 1 },
 );
 
-async function* chunked(bytes: Buffer, cuts: number[]): AsyncIterable<Uint8Array> {
-  let from = 0;
-  for (const cut of [...new Set(cuts)].sort((a, b) => a - b)) {
-    if (cut <= from || cut >= bytes.length) continue;
-    yield bytes.subarray(from, cut);
-    from = cut;
-  }
-  if (from < bytes.length) yield bytes.subarray(from);
-}
-
-async function decode(bytes: Buffer, cuts: number[]): Promise<{ records: SluiceRecord[]; rejects: Rejection[] }> {
-  const records: SluiceRecord[] = [];
-  const rejects: Rejection[] = [];
-  const format = s3accessFormat({ lines: { maxLineBytes: MAX_LINE_BYTES, batchLines: 5 } });
-  for await (const batch of format.decode(chunked(bytes, cuts), { object: { uri: 'mem://access.log', key: 'access.log' }, idPrefix: 'p' })) {
-    records.push(...batch.records);
-    rejects.push(...batch.rejects);
-  }
-  return { records, rejects };
-}
-
-const isBlank = (text: string): boolean => /^[ \t\r]*$/.test(text);
+const decode = (bytes: Buffer, cuts: number[]) => decodeChunked(s3accessFormat({ lines: { maxLineBytes: MAX_LINE_BYTES, batchLines: 5 } }), bytes, cuts, 'access.log');
 
 describe('s3access format properties', () => {
   it('accounts for every line, decodes valid lines exactly, and ignores chunking', async () => {
@@ -141,16 +120,7 @@ describe('s3access format properties', () => {
     await fc.assert(
       fc.asyncProperty(input, async ({ lines, crlf, finalNewline, cuts }) => {
         // Prepare
-        const eol = Buffer.from(crlf ? '\r\n' : '\n');
-        const parts: Buffer[] = [];
-        lines.forEach((l, i) => {
-          parts.push(typeof l.text === 'string' ? Buffer.from(l.text, 'utf8') : Buffer.from(l.text));
-          if (i < lines.length - 1 || finalNewline) parts.push(eol);
-        });
-        const bytes = Buffer.concat(parts);
-        const texts = lines.map((l) => (typeof l.text === 'string' ? l.text : Buffer.from(l.text).toString('utf8')));
-        if (texts.length > 0 && texts[0].charCodeAt(0) === 0xfeff) texts[0] = texts[0].slice(1);
-        if (!finalNewline && texts.length > 0 && texts[texts.length - 1] === '') texts.pop();
+        const { bytes, texts } = joinLines(lines, crlf, finalNewline);
 
         // Act
         const whole = await decode(bytes, []);
