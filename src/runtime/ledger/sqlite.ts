@@ -591,7 +591,17 @@ function openDatabase(file: string, busyTimeoutMs: number): Database.Database {
   try {
     // busy_timeout first: switching to WAL needs a lock another process may hold at this moment.
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
-    db.pragma('journal_mode = WAL');
+    // SQLite may answer SQLITE_BUSY to the switch at once, without its busy handler, while another
+    // process opens the same new file: retry it for the busy timeout like any other lock wait.
+    for (const deadline = Date.now() + busyTimeoutMs; ; ) {
+      try {
+        db.pragma('journal_mode = WAL');
+        break;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+      }
+    }
     // NORMAL in WAL mode: a commit survives a process crash; only an OS crash can lose the last ones.
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
