@@ -19,6 +19,7 @@ import { delimitedFormatSchema } from '../formats/delimited/config.js';
 import { jsonFormatSchema, ndjsonFormatSchema } from '../formats/json/config.js';
 import { parquetFormatSchema } from '../formats/parquet/config.js';
 import { loadPlanSchema } from '../runtime/month-planner.js';
+import { groupSchema } from '../runtime/group-planner.js';
 import { notifySchema } from '../runtime/notify.js';
 
 const sourceSchema = z
@@ -35,7 +36,8 @@ const sourceSchema = z
       .enum(['auto', 'cloudtrail', 'objects'])
       .optional()
       .describe('Units of work: objects = one per object; cloudtrail = partitions (account x region x day, and month for partition: month sinks) of an AWSLogs/[o-org/]<account>/CloudTrail/<region>/yyyy/mm/dd/ tree; auto (default) = cloudtrail when the format is cloudtrail and that tree is found under uri, else objects.'),
-    concurrency: z.number().int().min(1).max(1024).optional().describe('GETs in flight inside one multi-object unit (a partition), default 64; records still come out in key order.'),
+    concurrency: z.number().int().min(1).max(1024).optional().describe('GETs in flight inside one multi-object unit (a partition or group), default 64; records still come out in key order.'),
+    group: groupSchema.optional(),
   })
   .describe('Where the raw logs are.');
 

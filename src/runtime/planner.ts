@@ -5,8 +5,7 @@
  */
 import type { Source, TimeWindow } from '../core/component.js';
 import type { Ledger, UnitSpec } from './ledger/types.js';
-import { outputStemFor, unitIdFor } from './ledger/unit-id.js';
-import type { UnitPayload } from './executor.js';
+import { createObjectGrouper, objectSpec, TINY_OBJECT_BYTES, type GroupOptions } from './group-planner.js';
 
 export interface PlanSummary {
   /** Units matching this plan (the listing after date pruning). */
@@ -22,6 +21,8 @@ export interface PlanSummary {
   bytes: number;
   /** Bytes of the units left to do (not already done or dead). */
   bytesToDo: number;
+  /** Ungrouped object plans: objects of at most 64 KiB (many of them: `source.group` would read them faster). */
+  tinyObjects?: number;
 }
 
 export interface PlanOptions {
@@ -32,21 +33,35 @@ export interface PlanOptions {
   /** Redo units that are done (or dead) instead of skipping them. */
   fullLoad?: boolean;
   onPage?: (summary: PlanSummary) => void;
+  /** Plan small objects in groups (`source.group`, see group-planner.ts). */
+  group?: GroupOptions;
+  /** Sinks of the pipeline (grouped units list the sinks they write). */
+  sinkCount?: number;
 }
 
 export async function planObjectUnits(options: PlanOptions): Promise<PlanSummary> {
   const { ledger, source, pipeline } = options;
   const summary = emptyPlanSummary();
+  const grouper = options.group ? createObjectGrouper(pipeline, options.group, options.sinkCount ?? 1) : undefined;
+  let pending: UnitSpec[] = [];
   for await (const page of source.list(options.window)) {
     if (page.length === 0) continue;
-    const specs: UnitSpec[] = page.map((ref) => {
-      const id = unitIdFor(pipeline, 'object', ref.key, ref.versionId ?? ref.etag);
-      // Outputs are named after the key alone, so a changed object (new etag, new unit) rewrites
-      // the outputs of its previous version instead of adding a second copy beside them.
-      const payload: UnitPayload = { objects: [ref], outputStem: outputStemFor(ref.key, unitIdFor(pipeline, 'object', ref.key)) };
-      return { id, pipeline, kind: 'object', key: ref.key, payload, size: ref.size };
-    });
-    await recordUnitSpecs(ledger, pipeline, specs, options.fullLoad === true, summary);
+    for (const ref of page) {
+      if (grouper) {
+        pending.push(...grouper.add(ref));
+      } else {
+        if (ref.size !== undefined && ref.size <= TINY_OBJECT_BYTES) summary.tinyObjects = (summary.tinyObjects ?? 0) + 1;
+        pending.push(objectSpec(pipeline, ref));
+      }
+    }
+    // Grouped plans hold a folder's small objects until the listing leaves the folder.
+    if (pending.length === 0) continue;
+    await recordUnitSpecs(ledger, pipeline, pending, options.fullLoad === true, summary);
+    pending = [];
+    options.onPage?.(summary);
+  }
+  if (grouper) {
+    await recordUnitSpecs(ledger, pipeline, grouper.finish(), options.fullLoad === true, summary);
     options.onPage?.(summary);
   }
   return summary;

@@ -21,6 +21,7 @@ import { systemClock } from './ledger/types.js';
 import { openLedger } from './ledger/open-ledger.js';
 import { newOwnerId, reclaimLeasesOfDeadLocalOwners } from './owner.js';
 import { planObjectUnits, type PlanSummary } from './planner.js';
+import { TINY_OBJECTS_HINT } from './group-planner.js';
 import { planPeriodUnits } from './month-planner.js';
 import { createNotifier } from './notify.js';
 import { addPartitionResult, detectCloudTrailLayout, planPartitionUnits, type PartitionRunFigures } from './partition-planner.js';
@@ -108,14 +109,23 @@ export async function planPipeline(config: PipelineConfig, options: PlanPipeline
       const { ledger, window, fullLoad, onPage, log } = options;
       return await planPartitionUnits({ ledger, source, config, regions, window, fullLoad, onPage, log });
     }
-    return await planObjectUnits({
+    const plan = await planObjectUnits({
       ledger: options.ledger,
       source,
       pipeline: config.name,
       window: options.window,
       fullLoad: options.fullLoad,
       onPage: options.onPage,
+      group: config.source.group,
+      sinkCount: config.sinks.length,
     });
+    if ((plan.tinyObjects ?? 0) >= TINY_OBJECTS_HINT) {
+      options.log?.warn(
+        { tinyObjects: plan.tinyObjects, units: plan.total },
+        `${plan.tinyObjects} of ${plan.total} objects are 64 KiB or smaller, one unit each: set source.group: { by: hour } to read them together (much faster for days of tiny files)`,
+      );
+    }
+    return plan;
   } finally {
     await source.close?.();
   }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { aslCsvOptionsSchema } from './asl-config.js';
 
 /** Mappings shipped with Sluice, by the name a pipeline uses. */
-export const BUILTIN_OCSF_MAPPINGS = ['builtin:vpcflow'] as const;
+export const BUILTIN_OCSF_MAPPINGS = ['builtin:vpcflow', 'builtin:cloudtrail'] as const;
 
 export const ocsfTransformSchema = z
   .strictObject({
@@ -21,7 +21,7 @@ export const ocsfTransformSchema = z
             : `"${value}" is neither a built-in mapping (${BUILTIN_OCSF_MAPPINGS.join(', ')}) nor a mapping CSV (a .csv file in the Security Lake ETL framework's format)`,
         });
       })
-      .describe('The mapping: builtin:vpcflow (VPC/Transit Gateway flow logs -> Network Activity 4001), or the path of a Security Lake ETL framework mapping CSV (with `csv`).'),
+      .describe('The mapping: builtin:vpcflow (VPC/Transit Gateway flow logs -> Network Activity 4001), builtin:cloudtrail (CloudTrail events -> API Activity 6003, Authentication 3002, Account Change 3001), or the path of a Security Lake ETL framework mapping CSV (with `csv`).'),
     csv: aslCsvOptionsSchema.optional(),
     version: z
       .string()

@@ -46,7 +46,7 @@ describe('ocsf transform config', () => {
   it('explains an unknown built-in, a mapping that is neither built-in nor CSV, a bad version and an unknown key', () => {
     // Act
     const messages = [
-      { type: 'ocsf', mapping: 'builtin:cloudtrail' },
+      { type: 'ocsf', mapping: 'builtin:guardduty' },
       { type: 'ocsf', mapping: './mapping.json' },
       { type: 'ocsf', mapping: 'builtin:vpcflow', version: 'latest' },
       { type: 'ocsf', mapping: 'builtin:vpcflow', observable: false },
@@ -60,7 +60,7 @@ describe('ocsf transform config', () => {
     });
 
     // Assess
-    assert.match(messages[0]!, /transforms\.0\.mapping: unknown built-in mapping "builtin:cloudtrail" \(known: builtin:vpcflow\)/);
+    assert.match(messages[0]!, /transforms\.0\.mapping: unknown built-in mapping "builtin:guardduty" \(known: builtin:vpcflow, builtin:cloudtrail\)/);
     assert.match(messages[1]!, /transforms\.0\.mapping: "\.\/mapping\.json" is neither a built-in mapping \(builtin:vpcflow.*\) nor a mapping CSV/);
     assert.match(messages[2]!, /transforms\.0\.version: an OCSF version such as 1\.1\.0/);
     assert.match(messages[3]!, /transforms\.0\.observable: unknown key \(did you mean "observables"\?\)/);

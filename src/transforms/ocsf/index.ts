@@ -14,6 +14,7 @@ import type { Rejection, SluiceRecord } from '../../core/record.js';
 import type { OcsfTransformConfig } from './config.js';
 import { MappingFailure, OCSF_REJECT_CODES, type OcsfMapping, type OcsfMappingOptions } from './mapping.js';
 import { createVpcflowMapping } from './vpcflow-mapping.js';
+import { createCloudtrailMapping } from './cloudtrail-mapping.js';
 import type { AslCsvOptions } from './asl-config.js';
 import { createAslCsvMapping } from './asl-mapping.js';
 
@@ -44,6 +45,7 @@ export const MAX_REJECTED_RAW = 4096;
 
 const BUILTIN_MAPPINGS: Readonly<Record<string, (options: OcsfMappingOptions) => OcsfMapping>> = {
   'builtin:vpcflow': createVpcflowMapping,
+  'builtin:cloudtrail': createCloudtrailMapping,
 };
 
 /**

@@ -52,6 +52,29 @@ describe('checkOcsfOutputSample (sluice validate)', () => {
     assert.equal(report.invalidEvents, 0);
   });
 
+  it('reads past objects without records (a CloudTrail digest, first in key order) to sample one that has some', async () => {
+    // Prepare: CloudTrail-Digest/ sorts before CloudTrail/ ('-' < '/').
+    const trail = path.join(dir, 'trail', 'AWSLogs', '111122223333');
+    mkdirSync(path.join(trail, 'CloudTrail-Digest', 'us-east-1'), { recursive: true });
+    mkdirSync(path.join(trail, 'CloudTrail', 'us-east-1'), { recursive: true });
+    copyFileSync(fixturePath('aws-docs', 'cloudtrail', 'digest-file-example.json'), path.join(trail, 'CloudTrail-Digest', 'us-east-1', 'digest.json'));
+    copyFileSync(fixturePath('aws-docs', 'cloudtrail', 'console-signin-events.wrapped.json'), path.join(trail, 'CloudTrail', 'us-east-1', 'signin.json'));
+    const config = parsePipeline(
+      { name: 'ct', source: { uri: path.join(dir, 'trail'), layout: 'objects' }, format: 'cloudtrail', transforms: [{ type: 'ocsf', mapping: 'builtin:cloudtrail' }], sinks: [{ type: 'stdout' }] },
+      path.join(dir, 'p.yaml'),
+    );
+
+    // Act
+    const report = await checkOcsfOutputSample(config);
+
+    // Assess
+    assert.ok(report);
+    assert.equal(report.objects.length, 2, 'the digest, then the sign-in events');
+    assert.equal(report.events, 10);
+    assert.equal(report.invalidEvents, 0);
+    assert.deepEqual(report.problems, []);
+  });
+
   it('says nothing about a pipeline without an ocsf transform', async () => {
     // Act
     const report = await checkOcsfOutputSample(pipeline(dir, []));

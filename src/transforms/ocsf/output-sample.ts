@@ -38,6 +38,9 @@ export interface OcsfSampleReport {
   invalidEvents: number;
 }
 
+/** Objects listed and read at most while looking for `maxObjects` that hold records. */
+const MAX_EXAMINED_OBJECTS = 100;
+
 export interface OcsfSampleOptions {
   /** Stop after this many events (default 1000). */
   maxEvents?: number;
@@ -70,34 +73,15 @@ export async function checkOcsfOutputSample(config: PipelineConfig, options: Ocs
   const transforms: Transform[] = createTransforms(config.transforms.slice(0, lastOcsf + 1));
   try {
     for (const transform of transforms) await transform.open?.();
-    const objects: ObjectRef[] = [];
-    for await (const page of source.list()) {
-      objects.push(...page.slice(0, maxObjects - objects.length));
-      if (objects.length >= maxObjects) break;
-    }
-    for (const object of objects) {
-      if (report.events >= maxEvents) break;
-      report.objects.push(object.uri);
-      const bytes = decompressByMagic(await source.open(object), object.uri);
-      for await (const decoded of format.decode(bytes, { object, idPrefix: objectIdPrefix(object) })) {
-        report.rejected += decoded.rejects.length;
-        let batch: RecordBatch = { records: decoded.records, rejects: [] };
-        for (const transform of transforms) {
-          batch = await transform.apply(batch);
-          report.rejected += batch.rejects.length;
-          batch = { records: batch.records, rejects: [] };
-        }
-        for (const record of batch.records) {
-          if (report.events >= maxEvents) break;
-          report.events++;
-          const problems = validateOcsfEvent(record.fields, schema, { allowMissing: mapping.acceptedGaps?.(record.fields) ?? [] });
-          if (problems.length === 0) continue;
-          report.invalidEvents++;
-          for (const problem of problems) {
-            if (report.problems.length < maxProblems) report.problems.push({ object: record.origin.object, line: record.origin.line, ...problem });
-          }
-        }
-        if (report.events >= maxEvents) break;
+    // Objects that hold no records (CloudTrail digests, listed first in key order; empty files)
+    // do not count towards maxObjects, within MAX_EXAMINED_OBJECTS.
+    let sampled = 0;
+    let examined = 0;
+    listing: for await (const page of source.list()) {
+      for (const object of page) {
+        if (sampled >= maxObjects || report.events >= maxEvents || examined >= MAX_EXAMINED_OBJECTS) break listing;
+        examined++;
+        if ((await sampleObject(object)) > 0) sampled++;
       }
     }
   } catch (err) {
@@ -106,6 +90,35 @@ export async function checkOcsfOutputSample(config: PipelineConfig, options: Ocs
     await Promise.allSettled([source.close?.(), ...transforms.map((t) => t.close?.())]);
   }
   return report;
+
+  /** Maps and checks one object's records; returns how many records (mapped or rejected) it held. */
+  async function sampleObject(object: ObjectRef): Promise<number> {
+    let held = 0;
+    report.objects.push(object.uri);
+    const bytes = decompressByMagic(await source.open(object), object.uri);
+    for await (const decoded of format.decode(bytes, { object, idPrefix: objectIdPrefix(object) })) {
+      held += decoded.records.length + decoded.rejects.length;
+      report.rejected += decoded.rejects.length;
+      let batch: RecordBatch = { records: decoded.records, rejects: [] };
+      for (const transform of transforms) {
+        batch = await transform.apply(batch);
+        report.rejected += batch.rejects.length;
+        batch = { records: batch.records, rejects: [] };
+      }
+      for (const record of batch.records) {
+        if (report.events >= maxEvents) break;
+        report.events++;
+        const problems = validateOcsfEvent(record.fields, schema, { allowMissing: mapping.acceptedGaps?.(record.fields) ?? [] });
+        if (problems.length === 0) continue;
+        report.invalidEvents++;
+        for (const problem of problems) {
+          if (report.problems.length < maxProblems) report.problems.push({ object: record.origin.object, line: record.origin.line, ...problem });
+        }
+      }
+      if (report.events >= maxEvents) break;
+    }
+    return held;
+  }
 }
 
 function findLastIndex(items: readonly TransformConfig[], predicate: (t: TransformConfig) => boolean): number {
