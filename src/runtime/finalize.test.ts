@@ -170,4 +170,58 @@ describe('aggregate finalize: buckets merged across objects, posted per bucket',
     const got = postsByBucket(from);
     assert.ok(got.size >= 2, 'each bucket posted exactly once (postsByBucket checks there is no second POST)');
   });
+
+  it('a following worker finalizes each time new objects drain, and not again while nothing changes', async () => {
+    const config = { ...pipeline(), name: 'peers-follow' };
+    config.runtime = { ...config.runtime, state: path.join(dir, 'follow.db') };
+    const ledger = await openLedger(config.runtime.state);
+    const controller = new AbortController();
+    const finalized: string[] = [];
+    let drained!: () => void;
+    let nextDrain = new Promise<void>((resolve) => (drained = resolve));
+    const from = posts.length;
+    try {
+      await planPipeline(config, { ledger });
+      const worker = workPipeline(config, {
+        ledger,
+        owner: 'follower',
+        follow: true,
+        pollMs: 20,
+        signal: controller.signal,
+        events: {
+          onFinalized(summary) {
+            finalized.push(summary.state);
+            drained();
+          },
+        },
+      });
+      await nextDrain;
+      const first = postsByBucket(from);
+      assert.ok(first.size >= 2);
+      // Idle polls while nothing changes: no second finalize.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(finalized, ['done']);
+
+      // A new object arrives and is planned: the follower reads it and finalizes again with it counted.
+      nextDrain = new Promise<void>((resolve) => (drained = resolve));
+      const more = await writeFlowLogObjects({ dir: path.join(dir, 'logs-follow'), inventory: buildDemoInventory(5), seed: 13, objects: 1, linesPerObject: 500, start: Date.UTC(2024, 4, 1, 10, 0, 0) / 1000, durationMinutes: 5, format: 'v2', concurrency: 1 });
+      (await import('node:fs')).copyFileSync(more.files[0]!, path.join(dir, 'logs', 'follow-extra.log.gz'));
+      const fromSecond = posts.length;
+      await planPipeline(config, { ledger });
+      await nextDrain;
+      controller.abort();
+      const summary = await worker;
+      assert.deepEqual(finalized, ['done', 'done']);
+      assert.equal(summary.aggregate?.state, 'done');
+      const all = (await import('node:fs')).readdirSync(path.join(dir, 'logs'), { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile() && e.name.endsWith('.gz') && e.name !== 'broken.log.gz')
+        .map((e) => path.join(e.parentPath, e.name));
+      const expected = bruteForce(all);
+      const second = postsByBucket(fromSecond);
+      for (const [bucket, counts] of expected) assert.deepEqual(second.get(bucket), Object.fromEntries(counts), `bucket ${bucket}`);
+    } finally {
+      controller.abort();
+      await ledger.close();
+    }
+  });
 });

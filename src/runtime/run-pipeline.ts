@@ -134,6 +134,8 @@ export async function planPipeline(config: PipelineConfig, options: PlanPipeline
 export interface WorkEvents extends ExecutorEvents {
   /** Nothing claimable now; waiting `pollMs` because other workers hold leases, or to follow new units. */
   onIdle?(info: { othersHoldingLeases: number }): void;
+  /** Following with an aggregate: the finalize step ran after the pipeline drained. */
+  onFinalized?(summary: FinalizeSummary): void;
 }
 
 export interface WorkOptions {
@@ -199,6 +201,8 @@ export async function workPipeline(config: PipelineConfig, options: WorkOptions)
   const runner = options.runner ?? createUnitRunner(config, config.runtime.workers ?? defaultWorkerCount());
   const registration = startWorkerBeats(ledger, config, owner, clock, () => inFlight);
   const notifier = options.notify !== false && config.runtime.notify ? createNotifier(config.runtime.notify) : undefined;
+  const finalizes = options.finalize !== false && aggregateStageOf(config) !== undefined;
+  let doneAtFinalize = 0;
   try {
     if (options.reclaimAtStart !== false) await reclaimLeasesOfDeadLocalOwners(ledger, config.name, owner);
     for (;;) {
@@ -257,6 +261,14 @@ export async function workPipeline(config: PipelineConfig, options: WorkOptions)
       if (signal?.aborted || (!options.follow && !options.waitForOtherWorkers)) break;
       const others = (await ledger.leaseOwners(config.name)).filter((o) => o !== owner);
       if (others.length === 0 && !options.follow) break;
+      // Following, an aggregate is finalized each time the pipeline drains after new work: the
+      // finalize unit's id covers the units done so far, so an unchanged set sends nothing again.
+      if (others.length === 0 && finalizes && summary.units.done !== doneAtFinalize) {
+        doneAtFinalize = summary.units.done;
+        summary.aggregate = await finalizeAggregate(config, { ledger, owner, clock, signal });
+        events.onFinalized?.(summary.aggregate);
+        continue;
+      }
       // A crashed worker on this machine need not wait for its leases to expire.
       if (others.length > 0 && (await reclaimLeasesOfDeadLocalOwners(ledger, config.name, owner)) > 0) continue;
       events.onIdle?.({ othersHoldingLeases: others.length });
@@ -268,7 +280,7 @@ export async function workPipeline(config: PipelineConfig, options: WorkOptions)
     if (!options.runner) await runner.close();
   }
   // Fleet workers (`sluice worker`) finalize an aggregate too: its unit's lease lets one of them do it.
-  if (options.finalize !== false && aggregateStageOf(config) && !signal?.aborted) {
+  if (finalizes && !options.follow && !signal?.aborted) {
     summary.aggregate = await finalizeAggregate(config, { ledger, owner, clock, signal });
   }
   summary.interrupted = signal?.aborted ?? false;

@@ -118,6 +118,9 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
         onWaitingForRetry(until) {
           log.info({ until: new Date(until).toISOString() }, 'waiting for the next retry');
         },
+        onFinalized(aggregate) {
+          log.info({ state: aggregate.state, units: aggregate.units, records: aggregate.records }, `aggregate finalize: ${aggregate.state}${aggregate.reason ? ` (${aggregate.reason})` : ''}`);
+        },
         onIdle({ othersHoldingLeases }) {
           if (waiting) return;
           waiting = true;
