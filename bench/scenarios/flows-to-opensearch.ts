@@ -119,7 +119,7 @@ export const flowsToOpensearch: Scenario = {
         const ok = t.result === expected && acknowledged === expected;
         if (!ok) failures.push(`${label}: ${t.result} delivered, server acknowledged ${acknowledged}, ${expected} expected`);
         steps.push({ step: label, wallS: t.wallS, lines: expected, ok, note: `${Math.round(expected / t.cpuS).toLocaleString('en')} records per Sluice CPU-s; server ${round(after.cpuS - before.cpuS, 1)} CPU-s, ${after.requests - before.requests} requests` });
-        return { recordsPerS: Math.round(expected / t.wallS), recordsPerSluiceCpuS: Math.round(expected / t.cpuS), wallS: round(t.wallS, 2), serverCpuS: round(after.cpuS - before.cpuS, 2), requests: after.requests - before.requests };
+        return { recordsPerS: Math.round(expected / t.wallS), recordsPerSluiceCpuS: Math.round(expected / t.cpuS), wallS: round(t.wallS, 2), cpuS: round(t.cpuS, 2), serverCpuS: round(after.cpuS - before.cpuS, 2), requests: after.requests - before.requests };
       };
       ctx.log('sink alone');
       figures['sinkAlone'] = await measured('bulk sink alone (1 unit, decoded records, main thread)', decoded, async () => {
@@ -144,8 +144,9 @@ export const flowsToOpensearch: Scenario = {
       const filesConfig = parsePipeline({ ...input, name: 'bench-flows-to-files', sinks: [{ type: 'files', path: path.join(ctx.workDir, 'out'), compression: 'none' }] });
       const files = await timed(() => runPipeline(filesConfig));
       if (files.result.records.out !== written.records) failures.push(`files reference: ${files.result.records.out} of ${written.records}`);
-      steps.push({ step: 'reference: runPipeline → NDJSON files (no compression)', wallS: files.wallS, lines: written.records, ok: files.result.records.out === written.records });
-      figures['filesReference'] = { recordsPerS: Math.round(written.records / files.wallS), wallS: round(files.wallS, 2) };
+      steps.push({ step: 'reference: runPipeline → NDJSON files (no compression)', wallS: files.wallS, lines: written.records, ok: files.result.records.out === written.records, note: `${Math.round(written.records / files.cpuS).toLocaleString('en')} records per Sluice CPU-s` });
+      // CPU is the figure that survives a shared machine: pipeline minus this = what the bulk sink costs.
+      figures['filesReference'] = { recordsPerS: Math.round(written.records / files.wallS), recordsPerSluiceCpuS: Math.round(written.records / files.cpuS), wallS: round(files.wallS, 2), cpuS: round(files.cpuS, 2) };
     } finally {
       await server.stop();
     }

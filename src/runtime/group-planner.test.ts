@@ -14,7 +14,9 @@ import type { ObjectRef } from '../core/record.js';
 import { idCountsInOutputs, listFiles } from '../testing/output-oracle.js';
 import { createObjectGrouper, groupSchema } from './group-planner.js';
 import type { UnitPayload } from './executor.js';
-import { runPipeline } from './run-pipeline.js';
+import { openLedger } from './ledger/open-ledger.js';
+import { planPipeline, runPipeline } from './run-pipeline.js';
+import type { Logger } from '../core/logger.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-groups-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -124,5 +126,27 @@ describe('grouped runs over tiny flow-log files', () => {
     assert.ok([...counts.values()].every((n) => n === 1), 'the late hour replaced its outputs: nothing twice');
     assert.equal(listFiles(out).filter((f) => f.endsWith('.ndjson.gz')).length, partsBefore);
     assert.ok(readdirSync(out).length > 0);
+  });
+});
+
+describe('ungrouped plans of many tiny objects', () => {
+  it('count the objects of at most 64 KiB and suggest source.group in a WARN', async () => {
+    const logs = path.join(tmp, 'many');
+    mkdirSync(path.join(logs, DAY), { recursive: true });
+    for (let i = 0; i < 1001; i++) writeFileSync(path.join(logs, flowKey(DAY, i % 24, i)), 'x');
+    writeFileSync(path.join(logs, flowKey(DAY, 0, 5000)), Buffer.alloc(70 * 1024));
+    const config = parsePipeline({ name: 'many', source: { uri: logs }, format: 'vpcflow', sinks: [{ type: 'files', path: path.join(tmp, 'many-out') }], runtime: { state: path.join(tmp, 'many.db') } });
+    const warnings: string[] = [];
+    const log = { warn: (_fields: unknown, message: string) => warnings.push(message), info() {}, debug() {} } as unknown as Logger;
+    const ledger = await openLedger(config.runtime.state);
+    try {
+      const plan = await planPipeline(config, { ledger, log });
+      assert.equal(plan.total, 1002);
+      assert.equal(plan.tinyObjects, 1001);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /1001 of 1002 objects are 64 KiB or smaller.*source\.group/);
+    } finally {
+      await ledger.close();
+    }
   });
 });

@@ -107,6 +107,26 @@ describe('bulk server: the _bulk protocol', () => {
     assert.equal(es.documents.size, 0);
   });
 
+  it('count mode reads a body that arrives in many pieces, action lines cut between pieces included', async () => {
+    // Prepare: ~2 MB, so the body reaches the server in many pieces, cut at arbitrary bytes.
+    const es = await server({ mode: 'count' });
+    const lines: unknown[] = [];
+    for (let i = 0; i < 4000; i++) lines.push(i % 7 === 3 ? { delete: { _index: 'i', _id: `d-${i}` } } : { index: { _index: 'i', _id: `id-${i}` } }, ...(i % 7 === 3 ? [] : [{ pad: 'x'.repeat(i % 900), n: i }]));
+    // Act
+    const res = await bulk(es.url, ndjson(...lines));
+    const unterminated = await bulk(es.url, ndjson({ index: { _index: 'i', _id: 'a' } }, { x: 1 }).slice(0, -1));
+    const sourceless = await bulk(es.url, `${JSON.stringify({ index: { _index: 'i', _id: 'a' } })}\n`);
+    // Assess
+    assert.equal(res.status, 200);
+    assert.equal(res.json.items.length, 4000);
+    res.json.items.forEach((item: Record<string, { _id: string; status: number }>, i: number) => {
+      assert.deepEqual(item, i % 7 === 3 ? { delete: { _id: `d-${i}`, status: 201 } } : { index: { _id: `id-${i}`, status: 201 } });
+    });
+    assert.equal(unterminated.status, 400);
+    assert.equal(sourceless.status, 400);
+    assert.equal(es.requests[0]!.bytes, Buffer.byteLength(ndjson(...lines)));
+  });
+
   it('serves the cluster banner on GET /', async () => {
     const es = await server();
     const res = await fetch(es.url + '/');

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { SluiceError } from '../../core/errors.js';
 import { BulkBatch, createBulkEncoder } from './bulk-request.js';
 import { compileIndexTemplate } from './index-name.js';
-import { readBulkResponse } from './bulk-response.js';
+import { allDeliveredAsSent, readBulkResponse } from './bulk-response.js';
 
 function items(n: number): BulkBatch {
   const encoder = createBulkEncoder({ action: 'index', index: compileIndexTemplate('i'), indexTemplate: 'i' });
@@ -55,6 +55,46 @@ describe('readBulkResponse', () => {
     const sent = items(3);
     assert.equal(readBulkResponse(answer([item(0, 201), item(1, 201), item(2, 200)], false), sent, 'index', 'os').delivered.length, 3);
     assert.throws(() => readBulkResponse(answer([item(0, 201), item(2, 201), item(1, 200)], false), sent, 'index', 'os'), /names _id "id-2" where "id-1" was sent/);
+  });
+
+  it('reads the compact all-success answer from its bytes, and only that exact shape', () => {
+    // Prepare
+    const sent = items(3);
+    const compact = (ids: string[], statuses = [201, 201, 200], head = '{"took":12,"errors":false,"items":[', op = 'index') =>
+      Buffer.from(`${head}${ids.map((id, i) => `{"${op}":{"_id":"${id}","status":${statuses[i]}}}`).join(',')}]}`);
+    const ids = ['id-0', 'id-1', 'id-2'];
+    // Act / Assess: the shapes the fast path takes
+    assert.equal(allDeliveredAsSent(compact(ids), sent, 'index'), true);
+    assert.equal(allDeliveredAsSent(compact(ids, undefined, '{"errors":false,"items":['), sent, 'index'), true);
+    assert.equal(allDeliveredAsSent(Buffer.concat([compact(ids), Buffer.from('\n')]), sent, 'index'), true);
+    assert.deepEqual(readBulkResponse(compact(ids), sent, 'index', 'os'), { delivered: [0, 1, 2], retry: [], rejected: [] });
+    // Everything else goes through JSON.parse, which gives the same answer or the protocol error.
+    const others: Array<[Buffer, 'index' | 'create']> = [
+      [compact(['id-0', 'id-2', 'id-1']), 'index'],
+      [compact(['id-0', 'id-1']), 'index'],
+      [compact(['id-0', 'id-1', 'id-2', 'id-3']), 'index'],
+      [compact(['id-0', 'id-1', 'id-22']), 'index'],
+      [compact(ids, [201, 409, 201]), 'index'],
+      [compact(ids, undefined, '{"took":1,"errors":true,"items":['), 'index'],
+      [compact(ids, undefined, '{"errors": false,"items":['), 'index'],
+      [compact(ids), 'create'],
+      [compact(ids, undefined, undefined, 'create'), 'index'],
+      [Buffer.from(compact(ids).toString().replace('"status":201}', '"status":201,"result":"created"}')), 'index'],
+      [Buffer.from(compact(ids).toString().slice(0, -1)), 'index'],
+    ];
+    for (const [body, action] of others) assert.equal(allDeliveredAsSent(body, sent, action), false, body.toString());
+    assert.throws(() => readBulkResponse(others[0]![0], sent, 'index', 'os'), /names _id "id-2" where "id-1" was sent/);
+    assert.throws(() => readBulkResponse(others[1]![0], sent, 'index', 'os'), /2 items for 3 documents/);
+    assert.deepEqual(readBulkResponse(others[4]![0], sent, 'index', 'os').delivered, [0, 1, 2]);
+  });
+
+  it('compares ids as bytes only when JSON writes them as they are', () => {
+    const encoder = createBulkEncoder({ action: 'index', index: compileIndexTemplate('i'), indexTemplate: 'i' });
+    const sent = new BulkBatch(4096);
+    for (const id of ['a"b', 'é']) encoder.append({ id, origin: { object: 'o', line: 1 }, fields: {} }, sent);
+    const body = Buffer.from(`{"errors":false,"items":[{"index":{"_id":${JSON.stringify('a"b')},"status":201}},{"index":{"_id":"é","status":201}}]}`);
+    assert.equal(allDeliveredAsSent(body, sent, 'index'), false);
+    assert.deepEqual(readBulkResponse(body, sent, 'index', 'os').delivered, [0, 1]);
   });
 
   it('refuses responses that break the protocol, as retryable errors', () => {

@@ -31,6 +31,7 @@
  */
 import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
+import { setImmediate } from 'node:timers/promises';
 import type { Sink, SinkCommit, SinkWriter, UnitContext } from '../../core/component.js';
 import { SluiceError, toSluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
@@ -287,6 +288,11 @@ class BulkUnitWriter implements SinkWriter {
         this.recycle(batch);
       });
     this.tasks.add(task);
+    // One turn of the event loop before encoding the next batch, so this request actually starts
+    // going out (socket writes, the answers of earlier ones) instead of waiting until the writer's
+    // caller next does I/O: with records at hand, a unit would otherwise encode batch after batch
+    // while the cluster sits idle, then wait for it.
+    await setImmediate();
   }
 
   private newBatch(): BulkBatch {

@@ -13,10 +13,13 @@
  *   register max. So partials of any number of units, merged in any order, give the same
  *   answer as one pass over all flows (the same answer exactly while no bucket crossed the bound).
  * - Both directions count: a flow a -> b makes b a peer of a and a a peer of b (as the seed does).
- * - Memory: a peer is kept as a number when it is an IPv4 address (4 bytes of hash-set entry
- *   instead of a string), else as a string. Strings kept long term are copied first: the
- *   decoders hand out slices of their input text, and a kept slice would keep that whole text
- *   (a line, a 64 KiB piece) alive.
+ * - Memory and speed: an address is kept as a number when it is a canonical dotted-quad IPv4
+ *   address (a hash-set entry instead of a string), else as a string; the same key names the
+ *   address's own set and its place in other sets. Each address of a flow is parsed once, and
+ *   finding its set hashes a number, not the text. Text comes back only for output (partials,
+ *   results), where `peerText(peerKey(text)) === text`. Strings kept long term are copied first:
+ *   the decoders hand out slices of their input text, and a kept slice would keep that whole
+ *   text (a line, a 64 KiB piece) alive.
  */
 import type { SluiceRecord } from '../../core/record.js';
 import type { AggregateTransformConfig } from './config.js';
@@ -30,8 +33,9 @@ export type DistinctPeersOptions = Pick<AggregateTransformConfig, 'bucketSeconds
 export type PeerKey = number | string;
 
 interface Bucket {
-  exact: Map<string, Set<PeerKey>>;
-  sketches: Map<string, HyperLogLog>;
+  /** By address key (see peerKey): its exact set of peers. */
+  exact: Map<PeerKey, Set<PeerKey>>;
+  sketches: Map<PeerKey, HyperLogLog>;
   /** Pairs held in `exact`. */
   pairs: number;
   /** Pair count at which the next compaction runs (raised when compaction cannot shrink further). */
@@ -55,6 +59,9 @@ export class DistinctPeers {
   private readonly names = new Map<string, Record<string, unknown>>();
   private readonly srcNameFields: string[];
   private readonly dstNameFields: string[];
+  /** The bucket of the previous flow (flows come mostly in time order). */
+  private lastStart = Number.NaN;
+  private lastBucket: Bucket | undefined;
   records = 0;
   skipped = 0;
 
@@ -79,9 +86,11 @@ export class DistinctPeers {
       return false;
     }
     const start = Math.floor(seconds / this.options.bucketSeconds) * this.options.bucketSeconds;
-    const bucket = this.bucket(start);
-    this.addPeer(bucket, a, peerKey(b));
-    this.addPeer(bucket, b, peerKey(a));
+    const bucket = start === this.lastStart ? this.lastBucket! : this.bucket(start);
+    const ka = peerKey(a);
+    const kb = peerKey(b);
+    this.addPeer(bucket, ka, kb);
+    this.addPeer(bucket, kb, ka);
     if (this.options.names.length > 0) {
       this.noteNames(a, f, this.srcNameFields);
       this.noteNames(b, f, this.dstNameFields);
@@ -100,7 +109,8 @@ export class DistinctPeers {
     this.skipped += partial.skipped;
     for (const p of partial.buckets) {
       const bucket = this.bucket(p.start);
-      for (const [ip, registers] of p.sketches) {
+      for (const [text, registers] of p.sketches) {
+        const ip = peerKey(text);
         const incoming = HyperLogLog.fromBase64(this.options.hllPrecision, registers);
         const have = bucket.sketches.get(ip);
         if (have) have.merge(incoming);
@@ -114,7 +124,10 @@ export class DistinctPeers {
           bucket.sketches.set(ip, incoming);
         }
       }
-      for (const [ip, peers] of p.exact) for (const peer of peers) this.addPeer(bucket, ip, peer);
+      for (const [text, peers] of p.exact) {
+        const ip = peerKey(text);
+        for (const peer of peers) this.addPeer(bucket, ip, peer);
+      }
     }
     for (const [ip, names] of partial.names) {
       const have = this.names.get(ip);
@@ -135,8 +148,8 @@ export class DistinctPeers {
         const b = this.buckets.get(start)!;
         return {
           start,
-          exact: [...b.exact].sort(byKey).map(([ip, peers]) => [ip, [...peers].sort(comparePeers)] as [string, PeerKey[]]),
-          sketches: [...b.sketches].sort(byKey).map(([ip, hll]) => [ip, hll.toBase64()] as [string, string]),
+          exact: [...b.exact].map(([ip, peers]) => [peerText(ip), peers] as const).sort(byKey).map(([ip, peers]) => [ip, [...peers].sort(comparePeers)] as [string, PeerKey[]]),
+          sketches: [...b.sketches].map(([ip, hll]) => [peerText(ip), hll] as const).sort(byKey).map(([ip, hll]) => [ip, hll.toBase64()] as [string, string]),
         };
       }),
       names: [...this.names].sort(byKey),
@@ -160,14 +173,14 @@ export class DistinctPeers {
     let line = 0;
     for (const start of starts) {
       const b = this.buckets.get(start)!;
-      const ips = [...b.exact.keys(), ...b.sketches.keys()].sort();
-      for (const ip of ips) {
-        const set = b.exact.get(ip);
+      const ips = [...b.exact.keys(), ...b.sketches.keys()].map((key) => [peerText(key), key] as [string, PeerKey]).sort(byKey);
+      for (const [ip, key] of ips) {
+        const set = b.exact.get(key);
         const fields: Record<string, unknown> = {
           bucket_start: start,
           bucket_seconds: this.options.bucketSeconds,
           ip,
-          peers: set ? set.size : b.sketches.get(ip)!.estimate(),
+          peers: set ? set.size : b.sketches.get(key)!.estimate(),
           exact: set !== undefined,
         };
         const names = this.names.get(ip);
@@ -183,22 +196,26 @@ export class DistinctPeers {
       bucket = { exact: new Map(), sketches: new Map(), pairs: 0, limit: this.options.maxExactPairs };
       this.buckets.set(start, bucket);
     }
+    this.lastStart = start;
+    this.lastBucket = bucket;
     return bucket;
   }
 
-  private addPeer(bucket: Bucket, ip: string, peer: PeerKey): void {
-    const sketch = bucket.sketches.get(ip);
-    if (sketch) {
-      sketch.add(peer);
-      return;
-    }
+  /** `ip` and `peer` are keys from peerKey (strings already own copies). */
+  private addPeer(bucket: Bucket, ip: PeerKey, peer: PeerKey): void {
     let set = bucket.exact.get(ip);
-    if (!set) {
+    if (set === undefined) {
+      const sketch = bucket.sketches.size > 0 ? bucket.sketches.get(ip) : undefined;
+      if (sketch) {
+        sketch.add(peer);
+        return;
+      }
       set = new Set();
-      bucket.exact.set(ownCopy(ip), set);
+      bucket.exact.set(ip, set);
     }
-    if (set.has(peer)) return;
+    const before = set.size;
     set.add(peer);
+    if (set.size === before) return;
     bucket.pairs++;
     if (bucket.pairs > bucket.limit) this.compact(bucket);
   }
@@ -206,7 +223,11 @@ export class DistinctPeers {
   /** Turns the bucket's largest exact sets into sketches until it holds at most half the bound. */
   private compact(bucket: Bucket): void {
     const target = Math.floor(this.options.maxExactPairs / 2);
-    const largest = [...bucket.exact].filter(([, s]) => s.size >= MIN_SKETCH_SET).sort((x, y) => y[1].size - x[1].size || (x[0] < y[0] ? -1 : 1));
+    const largest = [...bucket.exact]
+      .filter(([, s]) => s.size >= MIN_SKETCH_SET)
+      .map(([ip, set]) => [peerText(ip), ip, set] as const)
+      .sort((x, y) => y[2].size - x[2].size || (x[0] < y[0] ? -1 : 1))
+      .map(([, ip, set]) => [ip, set] as const);
     for (const [ip, set] of largest) {
       if (bucket.pairs <= target) break;
       const hll = new HyperLogLog(this.options.hllPrecision);
@@ -220,10 +241,16 @@ export class DistinctPeers {
   }
 
   private noteNames(ip: string, fields: Record<string, unknown>, from: string[]): void {
-    let have = this.names.get(ip);
+    let have: Record<string, unknown> | undefined;
+    let looked = false;
     for (let i = 0; i < from.length; i++) {
       const v = fields[from[i]!];
       if (v === undefined || v === null || v === '') continue;
+      // The map is consulted only for a flow that carries a name (none do without enrichment).
+      if (!looked) {
+        have = this.names.get(ip);
+        looked = true;
+      }
       have ??= {};
       const key = this.options.names[i]!;
       if (have[key] === undefined) have[key] = typeof v === 'string' ? ownCopy(v) : v;
@@ -277,6 +304,6 @@ function comparePeers(x: PeerKey, y: PeerKey): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-function byKey(x: [string, unknown], y: [string, unknown]): number {
+function byKey(x: readonly [string, unknown], y: readonly [string, unknown]): number {
   return x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0;
 }
