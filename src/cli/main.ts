@@ -139,6 +139,16 @@ export function buildProgram(): Command {
     .action(lazy(() => import('./commands/query.js'), 'queryCommand'));
 
   program
+    .command('compact')
+    .description('rewrite each lake partition (eventDay folder, per OCSF class) into one Parquet file sorted by endpoint pair and time, so per-host queries skip most of it')
+    .option('--lake <path>', 'folder holding the Parquet lake', DEMO_LAKE)
+    .option('--day <yyyymmdd...>', 'only these eventDay partitions (default: all)')
+    .option('--row-group-rows <n>', 'rows per row group of the compacted files', parsePositiveInt, 16_384)
+    .option('--memory-limit <size>', "DuckDB's memory limit, e.g. 2GB (the sort spills beyond it)")
+    .option('--json', 'print the report as JSON')
+    .action(lazy(() => import('./commands/compact.js'), 'compactCommand'));
+
+  program
     .command('demo')
     .description('generate a realistic hour of VPC Flow Logs in an AWS bucket layout and run a pipeline over it')
     .option('--dir <folder>', 'where to put the demo (logs, outputs, ledger, pipeline file)', 'sluice-demo')
