@@ -42,12 +42,19 @@ export interface LineBatch {
 export interface SplitLinesOptions {
   /** Longest line kept whole, in bytes of UTF-8. Default 1 MiB. */
   maxLineBytes?: number;
-  /** Lines per emitted batch (the last batch may be shorter). Default 2048. */
+  /** Lines per emitted batch (the last batch may be shorter). Default 256. */
   batchLines?: number;
 }
 
 export const DEFAULT_MAX_LINE_BYTES = 1 << 20;
-export const DEFAULT_BATCH_LINES = 2048;
+/**
+ * Small batches keep the records in flight (each stage's objects for every line of the batch)
+ * small enough to die in the young generation: with 2048 lines, flow logs enriched and mapped to
+ * OCSF (~2 KB of objects per record) kept several MB alive at each scavenge, which copied them.
+ * Measured in one process, 256 lines against 2048: ~20 % less CPU on vpc-to-lake (decode ->
+ * enrich -> ocsf -> Parquet) and on vpcflow -> NDJSON, so the extra per-batch steps do not show.
+ */
+export const DEFAULT_BATCH_LINES = 256;
 // Bytes gathered before splitting, and the largest piece decoded into one string. Strings over
 // ~128 KiB go to V8's large-object space, which is many times slower to allocate (measured: 64
 // KiB pieces decode at ~7 GB/s, 256 KiB pieces at ~0.2 GB/s on the same machine).
