@@ -3,7 +3,7 @@
  * this Node lacks (zstd on Node 20) and a folder that cannot be written. Without the preflight
  * every unit would fail in its worker thread, be retried with backoff and end dead one by one.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -83,15 +83,21 @@ describe('sink preflight: the run fails up front, nothing is planned', () => {
     assert.equal(existsSync(path.join(dir, 'state.db')), false);
   });
 
-  it('a read-only folder', { skip: process.getuid?.() === 0 ? 'root writes through permission bits' : false }, async () => {
+  it('a read-only folder (mode 0500; as root, the immutable attribute, which binds root too)', async () => {
     // Prepare
     const { dir, config } = lakeConfig('readonly', {});
     const locked = path.join(dir, 'locked');
     mkdirSync(locked, { mode: 0o500 });
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) execFileSync('chattr', ['+i', locked]);
     config.sinks[0] = { ...config.sinks[0]!, path: path.join(locked, 'lake') } as (typeof config.sinks)[number];
 
-    // Act + Assess
-    await assert.rejects(runPipeline(config), (err: unknown) => err instanceof SluiceError && err.code === 'SINK_PATH_UNWRITABLE' && /EACCES/.test(err.message));
+    try {
+      // Act + Assess
+      await assert.rejects(runPipeline(config), (err: unknown) => err instanceof SluiceError && err.code === 'SINK_PATH_UNWRITABLE' && (asRoot ? /EPERM/ : /EACCES/).test(err.message));
+    } finally {
+      if (asRoot) execFileSync('chattr', ['-i', locked]);
+    }
   });
 
   it('a writable folder passes and leaves no probe file behind', async () => {
