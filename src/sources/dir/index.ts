@@ -92,14 +92,14 @@ export function createDirSource(root: string, options: DirSourceOptions = {}): S
     for (const entry of resolved) {
       const full = path.join(dir, entry.name);
       const key = keyPrefix + entry.name;
-      if (entry.stats.isDirectory()) {
+      if (entry.stats.directory) {
         if (isWindowSet(window) && !prefixInWindow(`${key}/`, window)) continue;
         const real = entry.symlink ? await realpath(full) : path.join(realDir, entry.name);
         if (ancestors.has(real)) continue;
         ancestors.add(real);
         yield* walk(full, real, `${key}/`, window, ancestors);
         ancestors.delete(real);
-      } else if (entry.stats.isFile()) {
+      } else {
         if (keyInWindow(key, window)) yield toRef(full, key, entry.stats);
       }
     }
@@ -165,7 +165,7 @@ export function createDirSource(root: string, options: DirSourceOptions = {}): S
     const page: FolderPage = { objects: [], folders: [] };
     for (const entry of resolved) {
       const key = keyPrefix + entry.name;
-      if (entry.stats.isDirectory()) page.folders.push(`${key}/`);
+      if (entry.stats.directory) page.folders.push(`${key}/`);
       else if (wanted(key)) page.objects.push(toRef(path.join(dir, entry.name), key, entry.stats));
     }
     yield page;
@@ -179,9 +179,16 @@ export function createDirSource(root: string, options: DirSourceOptions = {}): S
   };
 }
 
+/** What a listing keeps of a file's stat: a folder of 100,000 files must not hold 100,000 Stats objects. */
+interface FileFacts {
+  directory: boolean;
+  size: number;
+  mtimeMs: number;
+}
+
 interface ResolvedEntry {
   name: string;
-  stats: Stats;
+  stats: FileFacts;
   symlink: boolean;
   sortKey: Buffer;
 }
@@ -204,7 +211,7 @@ async function resolveEntries(dir: string, entries: Dirent[]): Promise<ResolvedE
       if (!s || (!s.isDirectory() && !s.isFile())) return;
       out.push({
         name: entry.name,
-        stats: s,
+        stats: { directory: s.isDirectory(), size: s.size, mtimeMs: s.mtimeMs },
         symlink: entry.isSymbolicLink(),
         sortKey: Buffer.from(s.isDirectory() ? `${entry.name}/` : entry.name),
       });
@@ -214,17 +221,17 @@ async function resolveEntries(dir: string, entries: Dirent[]): Promise<ResolvedE
 }
 
 /** A stand-in for an etag: changes whenever the file's content plausibly changed. */
-function versionOf(stats: Stats): string {
+function versionOf(stats: Pick<FileFacts, 'size' | 'mtimeMs'>): string {
   return `${stats.size}-${stats.mtimeMs}`;
 }
 
-function toRef(fullPath: string, key: string, stats: Stats): ObjectRef {
+function toRef(fullPath: string, key: string, stats: Pick<FileFacts, 'size' | 'mtimeMs'>): ObjectRef {
   return {
     uri: fullPath,
     key,
     size: stats.size,
     etag: versionOf(stats),
-    lastModified: stats.mtime.toISOString(),
+    lastModified: new Date(stats.mtimeMs).toISOString(),
   };
 }
 
