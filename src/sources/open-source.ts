@@ -9,7 +9,8 @@ import type { SourceConfig } from '../core/config.js';
 import { SluiceError } from '../core/errors.js';
 import { resolveSecretRef } from '../runtime/secrets.js';
 import { createDirSource } from './dir/index.js';
-import { createS3Source } from './s3/index.js';
+import type { S3SourceOptions } from './s3/index.js';
+import { parseS3Uri } from './s3/uri.js';
 
 /**
  * @example
@@ -19,7 +20,7 @@ export function openSource(config: SourceConfig): Source {
   const include = compilePattern(config.include, 'include');
   const exclude = compilePattern(config.exclude, 'exclude');
   if (config.uri.startsWith('s3://')) {
-    return createS3Source({
+    return lazyS3Source({
       uri: config.uri,
       endpoint: config.endpoint,
       region: config.region,
@@ -38,6 +39,33 @@ export function openSource(config: SourceConfig): Source {
   }
   const root = config.uri.startsWith('file://') ? fileURLToPath(config.uri) : config.uri;
   return createDirSource(root, { include, exclude });
+}
+
+/**
+ * An S3 source that loads the AWS SDK (a quarter of a second of start-up, in every process and
+ * worker thread) only when it is first used: runs over local folders never pay for it. The URI
+ * is checked at once, so a bad one still fails before any work starts.
+ */
+function lazyS3Source(options: S3SourceOptions): Source {
+  const { bucket, prefix } = parseS3Uri(options.uri);
+  let loaded: Promise<Source> | undefined;
+  const source = () => (loaded ??= import('./s3/index.js').then((m) => m.createS3Source(options)));
+  return {
+    root: `s3://${bucket}/${prefix}`,
+    async *list(window) {
+      yield* (await source()).list(window);
+    },
+    async open(ref, signal) {
+      return (await source()).open(ref, signal);
+    },
+    async *listFolder(keyPrefix) {
+      const s3 = await source();
+      if (s3.listFolder) yield* s3.listFolder(keyPrefix);
+    },
+    async close() {
+      if (loaded) await (await loaded).close?.();
+    },
+  };
 }
 
 function resolveCredentials(config: SourceConfig): { accessKeyId: string; secretAccessKey: string } | undefined {
