@@ -139,6 +139,7 @@ export async function demoCommand(flags: DemoFlags): Promise<void> {
       `  duckdb -c "select * from read_parquet('${rel(lake)}/**/*.parquet', hive_partitioning = true, union_by_name = true) limit 5"`,
       '  node bin/sluice.js serve      # dashboard and investigation view at http://127.0.0.1:8787',
       '  node bin/sluice.js query "select count(*) from network_activity"',
+      `  node bin/sluice.js compact --lake ${rel(lake)}   # one file per day and class, sorted by host pair: faster host queries`,
       '',
     ].join('\n'),
   );
