@@ -33,11 +33,12 @@
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import type { Sink, SinkCommit, SinkWriter, UnitContext } from '../../core/component.js';
+import type { Sink, SinkWriter, UnitContext } from '../../core/component.js';
 import { SluiceError, toSluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
 import { exhausted, nextRetryDelay, systemTiming, type BackoffPolicy, type RetryTiming } from '../../runtime/retry.js';
-import { isAsyncSecretRef, maskUrlCredentials, redactSecrets, resolveSecretRef, resolveSecretRefAsync, type AwsSecretOptions } from '../../runtime/secrets.js';
+import { DeliveryUnitWriter } from './delivery-writer.js';
+import { isAsyncSecretRef, maskUrlCredentials, resolveSecretRef, resolveSecretRefAsync, type AwsSecretOptions } from '../../runtime/secrets.js';
 import { createNdjsonLineEncoder, type NdjsonLineEncoder } from '../files/ndjson-line.js';
 import type { HttpSinkConfig } from './config.js';
 import { InFlightWindow } from './in-flight-window.js';
@@ -69,7 +70,7 @@ interface HttpSinkShared {
   /** Static headers with secrets resolved (async references on first use). */
   headers: () => Promise<Record<string, string>>;
   secrets: string[];
-  writers: Set<HttpUnitWriter>;
+  writers: Set<SinkWriter>;
   closed: boolean;
 }
 
@@ -183,36 +184,17 @@ export function batchIdempotencyKey(records: readonly { id: string }[]): string 
   return hash.digest('hex').slice(0, 32);
 }
 
-class HttpUnitWriter implements SinkWriter {
+class HttpUnitWriter extends DeliveryUnitWriter {
   private readonly open = new Map<string, OpenBatch>();
-  private readonly tasks = new Set<Promise<void>>();
-  private readonly controller = new AbortController();
-  private written = 0;
-  private delivered = 0;
-  private readonly rejected: SinkCommit['rejected'] = [];
   private readonly urls = new Set<string>();
-  private state: 'open' | 'committing' | 'committed' | 'aborted' | 'failed' = 'open';
-  private failure: SluiceError | undefined;
 
   constructor(
     private readonly shared: HttpSinkShared,
-    private readonly unit: UnitContext,
+    unit: UnitContext,
     signal?: AbortSignal,
   ) {
-    // The unit's abort (lease lost, shutdown) ends every wait at once: window slot, backoff, request.
-    if (signal) {
-      const onAbort = () =>
-        this.fail(new SluiceError(`${shared.where}: unit ${unit.id} aborted`, { code: 'ABORTED', stage: 'sink', retryable: true, cause: signal.reason }));
-      if (signal.aborted) onAbort();
-      else {
-        signal.addEventListener('abort', onAbort, { once: true });
-        this.detach = () => signal.removeEventListener('abort', onAbort);
-      }
-    }
+    super(shared, unit, shared.secrets, signal);
   }
-
-  /** Removes the listener on the unit's signal once the writer is done. */
-  private detach: () => void = () => undefined;
 
   async write(records: SluiceRecord[]): Promise<void> {
     this.assertOpen('write');
@@ -226,7 +208,7 @@ class HttpUnitWriter implements SinkWriter {
         text = this.encode(record);
       } catch (err) {
         if (err instanceof SluiceError && err.stage === 'sink') {
-          this.reject([{ record }], err.message, err.code);
+          this.reject(record, err.message, err.code);
           continue;
         }
         throw this.fail(err);
@@ -248,41 +230,16 @@ class HttpUnitWriter implements SinkWriter {
     }
   }
 
-  async commit(): Promise<SinkCommit> {
-    this.assertOpen('commit');
-    this.state = 'committing';
-    try {
-      for (const batch of [...this.open.values()]) await this.dispatch(batch);
-    } catch (err) {
-      this.fail(err);
-    }
-    while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
-    this.shared.writers.delete(this);
-    this.detach();
-    if (this.failure) {
-      this.state = 'failed';
-      throw this.failure;
-    }
-    if (this.delivered + this.rejected.length !== this.written) {
-      this.state = 'failed';
-      throw new SluiceError(`${this.shared.where}: unit ${this.unit.id}: ${this.written} records written but ${this.delivered} delivered and ${this.rejected.length} rejected`, {
-        code: 'SINK_ACCOUNTING',
-        stage: 'sink',
-        hint: 'this is a bug in the sink; please report it',
-      });
-    }
-    this.state = 'committed';
-    return { outputs: [...this.urls].sort().map(maskUrlCredentials), delivered: this.delivered, rejected: this.rejected };
+  protected async flush(): Promise<void> {
+    for (const batch of [...this.open.values()]) await this.dispatch(batch);
   }
 
-  async abort(): Promise<void> {
-    if (this.state === 'committed' || this.state === 'aborted') return;
-    this.state = 'aborted';
+  protected discard(): void {
     this.open.clear();
-    this.controller.abort(new SluiceError(`${this.shared.where}: unit ${this.unit.id} aborted`, { code: 'ABORTED', stage: 'sink', retryable: true }));
-    while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
-    this.shared.writers.delete(this);
-    this.detach();
+  }
+
+  protected outputs(): string[] {
+    return [...this.urls].sort().map(maskUrlCredentials);
   }
 
   /** One record as JSON text: an array element / NDJSON line (no newline), or an object member. */
@@ -356,7 +313,7 @@ class HttpUnitWriter implements SinkWriter {
         if (!(err instanceof HttpRequestError)) throw err;
         if (err.status === 413) {
           if (items.length === 1) {
-            this.reject(items, `HTTP 413: the endpoint refuses a request of this one record (${items[0]!.bytes} bytes)`, 'SINK_RECORD_TOO_LARGE');
+            this.rejectAll(items, `HTTP 413: the endpoint refuses a request of this one record (${items[0]!.bytes} bytes)`, 'SINK_RECORD_TOO_LARGE');
             return;
           }
           const half = items.length >> 1;
@@ -366,7 +323,7 @@ class HttpUnitWriter implements SinkWriter {
         }
         if (err.status !== undefined && CONFIG_STATUSES.has(err.status)) throw err;
         if (err.status !== undefined && !err.retryable) {
-          this.reject(items, err.message, err.code);
+          this.rejectAll(items, err.message, err.code);
           return;
         }
         const delay = nextRetryDelay(state, policy, timing, err.retryAfterMs);
@@ -374,7 +331,7 @@ class HttpUnitWriter implements SinkWriter {
           const last = exhausted(err, state, timing.now(), 'sink');
           // The server answered every time: these records are what it refuses. No answer at all: the unit waits.
           if (err.status !== undefined) {
-            this.reject(items, last.message, 'SINK_RETRIES_EXHAUSTED');
+            this.rejectAll(items, last.message, 'SINK_RETRIES_EXHAUSTED');
             return;
           }
           throw last;
@@ -392,35 +349,7 @@ class HttpUnitWriter implements SinkWriter {
     return Buffer.from(open + items.map((i) => i.text).join(',') + close);
   }
 
-  private reject(items: Array<{ record: SluiceRecord }>, reason: string, code: string): void {
-    const text = redactSecrets(reason, this.shared.secrets);
-    for (const item of items) this.rejected.push({ record: item.record, reason: text, code });
-  }
-
-  private fail(err: unknown): SluiceError {
-    if (this.failure === undefined) {
-      const e = toSluiceError(err, 'sink');
-      const prefix = e.message.startsWith(this.shared.where) ? '' : `${this.shared.where}: `;
-      this.failure = new SluiceError(redactSecrets(`${prefix}${e.message}`, this.shared.secrets), {
-        code: e.code,
-        stage: 'sink',
-        retryable: e.retryable,
-        hint: e.hint,
-        cause: err,
-      });
-      if (this.state === 'open') this.state = 'failed';
-      this.controller.abort(this.failure);
-    }
-    return this.failure;
-  }
-
-  private assertOpen(action: string): void {
-    if (this.state === 'open') return;
-    if (this.failure) throw this.failure;
-    throw new SluiceError(`${this.shared.where}: cannot ${action} unit ${this.unit.id}: the writer is ${this.state}`, {
-      code: 'SINK_WRITER_CLOSED',
-      stage: 'sink',
-      hint: 'this is a bug in the caller: open a new writer for each attempt of a unit',
-    });
+  private rejectAll(items: Array<{ record: SluiceRecord }>, reason: string, code: string): void {
+    for (const item of items) this.reject(item.record, reason, code);
   }
 }

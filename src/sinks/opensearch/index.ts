@@ -32,11 +32,12 @@
 import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { setImmediate } from 'node:timers/promises';
-import type { Sink, SinkCommit, SinkWriter, UnitContext } from '../../core/component.js';
+import type { Sink, SinkWriter, UnitContext } from '../../core/component.js';
 import { SluiceError, toSluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
 import { backoffDelay, exhausted, nextRetryDelay, parseRetryAfter, systemTiming, type BackoffPolicy, type RetryTiming } from '../../runtime/retry.js';
-import { redactSecrets, type AwsSecretOptions } from '../../runtime/secrets.js';
+import { DeliveryUnitWriter } from '../http/delivery-writer.js';
+import type { AwsSecretOptions } from '../../runtime/secrets.js';
 import { InFlightWindow } from '../http/in-flight-window.js';
 import { HttpRequestError, HttpTransport, splitUrlCredentials, type HttpResponse } from '../http/transport.js';
 import { createRequestAuthorizer, type AwsCredentialSource, type RequestAuthorizer } from './auth.js';
@@ -74,7 +75,7 @@ interface BulkSinkShared {
   auth: RequestAuthorizer;
   policy: BackoffPolicy;
   timing: RetryTiming;
-  writers: Set<BulkUnitWriter>;
+  writers: Set<SinkWriter>;
   /** Batch buffers of batchMaxBytes back from finished requests, reused (no fresh pages to fault in). */
   spareBuffers: Buffer[];
   closed: boolean;
@@ -143,38 +144,18 @@ export function createBulkSink(config: BulkSinkConfig, options: BulkSinkOptions 
   };
 }
 
-class BulkUnitWriter implements SinkWriter {
+class BulkUnitWriter extends DeliveryUnitWriter {
   /** The batch being filled (allocated on the first record). */
   private batch: BulkBatch | undefined;
-  private readonly tasks = new Set<Promise<void>>();
-  private readonly controller = new AbortController();
-  private written = 0;
-  private delivered = 0;
-  private readonly rejected: SinkCommit['rejected'] = [];
   private readonly indices = new Set<string>();
-  private state: 'open' | 'committing' | 'committed' | 'aborted' | 'failed' = 'open';
-  private failure: SluiceError | undefined;
 
   constructor(
     private readonly shared: BulkSinkShared,
-    private readonly unit: UnitContext,
+    unit: UnitContext,
     signal?: AbortSignal,
   ) {
-    // The unit's abort (lease lost, shutdown) ends every wait of this writer at once: the window
-    // slot, a retry backoff, a request in flight. write()/commit() then reject, and the runtime aborts.
-    if (signal) {
-      const onAbort = () =>
-        this.fail(new SluiceError(`${shared.where}: unit ${unit.id} aborted`, { code: 'ABORTED', stage: 'sink', retryable: true, cause: signal.reason }));
-      if (signal.aborted) onAbort();
-      else {
-        signal.addEventListener('abort', onAbort, { once: true });
-        this.detach = () => signal.removeEventListener('abort', onAbort);
-      }
-    }
+    super(shared, unit, shared.auth.secrets, signal);
   }
-
-  /** Removes the listener on the unit's signal once the writer is done. */
-  private detach: () => void = () => undefined;
 
   async write(records: SluiceRecord[]): Promise<void> {
     this.assertOpen('write');
@@ -196,46 +177,18 @@ class BulkUnitWriter implements SinkWriter {
     }
   }
 
-  async commit(): Promise<SinkCommit> {
-    this.assertOpen('commit');
-    this.state = 'committing';
-    try {
-      if (this.batch !== undefined && this.batch.count > 0) await this.dispatch();
-      else if (this.batch !== undefined) this.recycle(this.batch);
-      this.batch = undefined;
-    } catch (err) {
-      this.fail(err);
-    }
-    while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
-    this.shared.writers.delete(this);
-    this.detach();
-    if (this.failure) {
-      this.state = 'failed';
-      throw this.failure;
-    }
-    if (this.delivered + this.rejected.length !== this.written) {
-      this.state = 'failed';
-      throw new SluiceError(
-        `${this.shared.where}: unit ${this.unit.id}: ${this.written} records written but ${this.delivered} delivered and ${this.rejected.length} rejected`,
-        { code: 'SINK_ACCOUNTING', stage: 'sink', hint: 'this is a bug in the sink; please report it' },
-      );
-    }
-    this.state = 'committed';
-    return {
-      outputs: [...this.indices].sort().map((index) => `${this.shared.base}/${index}`),
-      delivered: this.delivered,
-      rejected: this.rejected,
-    };
+  protected async flush(): Promise<void> {
+    if (this.batch !== undefined && this.batch.count > 0) await this.dispatch();
+    else if (this.batch !== undefined) this.recycle(this.batch);
+    this.batch = undefined;
   }
 
-  async abort(): Promise<void> {
-    if (this.state === 'committed' || this.state === 'aborted') return;
-    this.state = 'aborted';
+  protected discard(): void {
     this.batch = undefined;
-    this.controller.abort(new SluiceError(`${this.shared.where}: unit ${this.unit.id} aborted`, { code: 'ABORTED', stage: 'sink', retryable: true }));
-    while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
-    this.shared.writers.delete(this);
-    this.detach();
+  }
+
+  protected outputs(): string[] {
+    return [...this.indices].sort().map((index) => `${this.shared.base}/${index}`);
   }
 
   /** Encodes a record into the batch; false when it does not fit. A record that cannot be sent is rejected (true). */
@@ -384,35 +337,4 @@ class BulkUnitWriter implements SinkWriter {
     }
   }
 
-  private reject(record: SluiceRecord, reason: string, code: string): void {
-    this.rejected.push({ record, reason: redactSecrets(reason, this.shared.auth.secrets), code });
-  }
-
-  /** Records the first failure (redacted), stops the unit's other requests, returns the failure. */
-  private fail(err: unknown): SluiceError {
-    if (this.failure === undefined) {
-      const e = toSluiceError(err, 'sink');
-      const prefix = e.message.startsWith(this.shared.where) ? '' : `${this.shared.where}: `;
-      this.failure = new SluiceError(redactSecrets(`${prefix}${e.message}`, this.shared.auth.secrets), {
-        code: e.code,
-        stage: 'sink',
-        retryable: e.retryable,
-        hint: e.hint,
-        cause: err,
-      });
-      if (this.state === 'open') this.state = 'failed';
-      this.controller.abort(this.failure);
-    }
-    return this.failure;
-  }
-
-  private assertOpen(action: string): void {
-    if (this.state === 'open') return;
-    if (this.failure) throw this.failure;
-    throw new SluiceError(`${this.shared.where}: cannot ${action} unit ${this.unit.id}: the writer is ${this.state}`, {
-      code: 'SINK_WRITER_CLOSED',
-      stage: 'sink',
-      hint: 'this is a bug in the caller: open a new writer for each attempt of a unit',
-    });
-  }
 }
