@@ -71,14 +71,22 @@ export class HyperLogLog {
 
 /** MurmurHash3 x86_32 of one 4-byte block: a 32-bit integer. */
 export function murmur3Int(value: number, seed = 0x9747b28c): number {
-  let k = value | 0;
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, 0x1b873593);
-  let h = (seed ^ k) | 0;
+  let h = (seed ^ mixBlock(value | 0)) | 0;
   h = (h << 13) | (h >>> 19);
   h = (Math.imul(h, 5) + 0xe6546b64) | 0;
   h ^= 4;
+  return fmix32(h);
+}
+
+/** MurmurHash3's mixing of one 4-byte block before it enters the hash. */
+function mixBlock(k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  return Math.imul(k, 0x1b873593);
+}
+
+/** MurmurHash3's final avalanche: every input bit affects every output bit. */
+function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -91,15 +99,10 @@ export function murmur3Int(value: number, seed = 0x9747b28c): number {
 export function murmur3(text: string, seed = 0x9747b28c): number {
   let h = seed >>> 0;
   const len = text.length;
-  const c1 = 0xcc9e2d51;
-  const c2 = 0x1b873593;
   let i = 0;
   for (; i + 4 <= len; i += 4) {
-    let k = (text.charCodeAt(i) & 0xffff) | ((text.charCodeAt(i + 1) & 0xffff) << 8) | ((text.charCodeAt(i + 2) & 0xffff) << 16) | ((text.charCodeAt(i + 3) & 0xffff) << 24);
-    k = Math.imul(k, c1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, c2);
-    h ^= k;
+    const k = (text.charCodeAt(i) & 0xffff) | ((text.charCodeAt(i + 1) & 0xffff) << 8) | ((text.charCodeAt(i + 2) & 0xffff) << 16) | ((text.charCodeAt(i + 3) & 0xffff) << 24);
+    h ^= mixBlock(k);
     h = (h << 13) | (h >>> 19);
     h = (Math.imul(h, 5) + 0xe6546b64) | 0;
   }
@@ -109,16 +112,8 @@ export function murmur3(text: string, seed = 0x9747b28c): number {
     if (tail === 3) k ^= (text.charCodeAt(i + 2) & 0xffff) << 16;
     if (tail >= 2) k ^= (text.charCodeAt(i + 1) & 0xffff) << 8;
     k ^= text.charCodeAt(i) & 0xffff;
-    k = Math.imul(k, c1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, c2);
-    h ^= k;
+    h ^= mixBlock(k);
   }
   h ^= len;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h);
 }
