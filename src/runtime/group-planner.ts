@@ -16,7 +16,6 @@
  * - An object whose bytes are broken becomes a file-level dead letter naming it; it does not fail
  *   its group (process-unit.ts treats groups as partitions).
  */
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { UnitPartition } from '../core/component.js';
 import { SluiceError } from '../core/errors.js';
@@ -24,7 +23,7 @@ import type { ObjectRef } from '../core/record.js';
 import { dateFromKey } from '../sources/key-dates.js';
 import type { UnitPayload } from './executor.js';
 import type { UnitSpec } from './ledger/types.js';
-import { outputStemFor, unitIdFor } from './ledger/unit-id.js';
+import { objectSetVersion, outputStemFor, unitIdFor } from './ledger/unit-id.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -115,11 +114,9 @@ export function objectSpec(pipeline: string, ref: ObjectRef): UnitSpec {
 
 function groupSpec(pipeline: string, folder: string, period: string, objects: ObjectRef[], sinks: number[]): UnitSpec {
   objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const version = createHash('sha256');
-  for (const o of objects) version.update(o.key).update('\0').update(o.versionId ?? o.etag ?? '').update('\n');
   // `…/2024/03/26/*2024-03-26T13`: the folder and the period, as `status` shows it.
   const key = `${folder}*${period}`;
-  const id = unitIdFor(pipeline, 'partition', key, version.digest('hex').slice(0, 32));
+  const id = unitIdFor(pipeline, 'partition', key, objectSetVersion(objects));
   const aws = /(?:^|\/)AWSLogs\/(?:o-[a-z0-9]+\/)?(\d{12})\/([^/]+)\/([a-z]{2}(?:-[a-z]+)+-\d)\//.exec(folder);
   const partition: UnitPartition = { step: 'day', sinks, account: aws?.[1] ?? '', region: aws?.[3] ?? '', stream: aws?.[2] ?? 'objects', period };
   const payload: UnitPayload = { objects, outputStem: outputStemFor(key, unitIdFor(pipeline, 'partition', key)), partition };

@@ -20,7 +20,6 @@
  *   window: `--days 1` run daily rebuilds the month so far, never a month of one day.
  * - Objects are sorted by key (the source lists them so), so outputs are deterministic.
  */
-import { createHash } from 'node:crypto';
 import type { Source, TimeWindow, UnitPartition } from '../core/component.js';
 import type { PipelineConfig } from '../core/config.js';
 import { SluiceError } from '../core/errors.js';
@@ -35,7 +34,7 @@ import {
 } from '../sources/cloudtrail-layout/index.js';
 import type { UnitPayload } from './executor.js';
 import type { Ledger, UnitResult, UnitSpec } from './ledger/types.js';
-import { unitIdFor } from './ledger/unit-id.js';
+import { objectSetVersion, unitIdFor } from './ledger/unit-id.js';
 import { emptyPlanSummary, recordUnitSpecs, type PlanSummary } from './planner.js';
 
 /** Region folders listed at once while planning. */
@@ -184,11 +183,9 @@ function partitionSpec(
   objects: ObjectRef[],
   sinks: number[],
 ): UnitSpec {
-  const version = createHash('sha256');
-  for (const o of objects) version.update(o.key).update('\0').update(o.versionId ?? o.etag ?? '').update('\n');
   // The step is part of the key: a day unit and a month unit never share an identity.
   const key = `${step}:${prefix}`;
-  const id = unitIdFor(pipeline, 'partition', key, version.digest('hex').slice(0, 32));
+  const id = unitIdFor(pipeline, 'partition', key, objectSetVersion(objects));
   const stable = unitIdFor(pipeline, 'partition', key);
   const insight = region.stream === 'CloudTrail' ? '' : '_insight';
   const outputStem = `${safe(region.account)}_${safe(region.region)}${insight}_${period.replace(/-/g, '')}-${stable.slice(0, 8)}`;

@@ -20,6 +20,17 @@ export function unitIdFor(pipeline: string, kind: 'object' | 'partition', key: s
     .slice(0, 24);
 }
 
+/**
+ * The version of a unit made of several objects: 32 hex chars of sha256 over every object's key
+ * and version id (or etag), in the order given. Any object added, removed or changed makes a new
+ * version, so a changed day or group is a new unit.
+ */
+export function objectSetVersion(objects: readonly { key: string; versionId?: string; etag?: string }[]): string {
+  const version = createHash('sha256');
+  for (const o of objects) version.update(o.key).update('\0').update(o.versionId ?? o.etag ?? '').update('\n');
+  return version.digest('hex').slice(0, 32);
+}
+
 /** Extensions that say how a source was stored, not what it is: dropped from output names. */
 const STORAGE_EXTENSIONS = /\.(gz|gzip|zst|zstd|bz2|log|txt|json|jsonl|ndjson|csv|tsv|parquet)$/i;
 const MAX_NAME_CHARS = 90;
