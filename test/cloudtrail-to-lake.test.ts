@@ -12,11 +12,11 @@ import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { loadPipelineFile } from '../src/core/config.js';
 import { generateCloudTrailOrg, writeCloudTrailOrg, type GeneratedTrail } from '../src/demo/cloudtrail-generator.js';
 import { parseWindow } from '../src/sources/key-dates.js';
 import { runPipeline, type RunReport } from '../src/runtime/run-pipeline.js';
+import { useDuckDb } from '../src/testing/duckdb.js';
 import { fixturePath } from '../src/testing/repo-root.js';
 
 const ORG = 'o-x7q8b22ufe';
@@ -40,22 +40,8 @@ runtime: { state: ./state.db, workers: 1, backoffMs: 5 }
 const LAKE_FILE = /^region=[a-z0-9-]+\/accountId=\d+\/eventDay=\d{8}\/[^/]+-class(6003|3002|3001)-\d{4}\.parquet$/;
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'sluice-ct-lake-'));
-let duckdb: DuckDBInstance;
-let connection: DuckDBConnection;
-
-before(async () => {
-  duckdb = await DuckDBInstance.create();
-  connection = await duckdb.connect();
-});
-after(() => {
-  connection?.closeSync();
-  duckdb?.closeSync();
-  rmSync(scratch, { recursive: true, force: true });
-});
-
-async function query(sql: string): Promise<Array<Record<string, unknown>>> {
-  return (await connection.runAndReadAll(sql)).getRowObjectsJson() as Array<Record<string, unknown>>;
-}
+const { query } = useDuckDb();
+after(() => rmSync(scratch, { recursive: true, force: true }));
 
 type Json = Record<string, unknown>;
 

@@ -13,7 +13,6 @@ import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { loadPipelineFile } from '../src/core/config.js';
 import type { SluiceRecord } from '../src/core/record.js';
 import { writeFlowLogObjects } from '../src/demo/flow-log-generator.js';
@@ -21,6 +20,7 @@ import { buildDemoInventory } from '../src/demo/inventory.js';
 import { vpcflowFormat } from '../src/formats/vpcflow/index.js';
 import { runPipeline, type RunReport } from '../src/runtime/run-pipeline.js';
 import { writeDemoTables } from '../src/transforms/enrich/demo-tables.js';
+import { useDuckDb } from '../src/testing/duckdb.js';
 import { fixturePath } from '../src/testing/repo-root.js';
 
 /** The pipeline of the issue, verbatim, plus where this test keeps its ledger. */
@@ -43,26 +43,14 @@ runtime: { state: ./state.db, workers: 1, backoffMs: 5 }
 const LAKE_FILE = /^region=[A-Za-z0-9._-]+\/accountId=[A-Za-z0-9._-]+\/eventDay=\d{8}\/[^/]+-class4001-\d{4}\.parquet$/;
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'sluice-vpc-to-lake-'));
-let duckdb: DuckDBInstance;
-let connection: DuckDBConnection;
+const { query } = useDuckDb();
 const savedInventoryDb = process.env.INVENTORY_DB;
 
-before(async () => {
-  duckdb = await DuckDBInstance.create();
-  connection = await duckdb.connect();
-});
 after(() => {
-  connection?.closeSync();
-  duckdb?.closeSync();
   if (savedInventoryDb === undefined) delete process.env.INVENTORY_DB;
   else process.env.INVENTORY_DB = savedInventoryDb;
   rmSync(scratch, { recursive: true, force: true });
 });
-
-async function query(sql: string): Promise<Array<Record<string, unknown>>> {
-  const reader = await connection.runAndReadAll(sql);
-  return reader.getRowObjectsJson() as Array<Record<string, unknown>>;
-}
 
 /** What went in, read independently of the pipeline: records with a time, their byte sum and event days. */
 interface InputTotals {

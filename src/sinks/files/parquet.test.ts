@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { useDuckDb } from '../../testing/duckdb.js';
 import fc from 'fast-check';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import type { UnitContext } from '../../core/component.js';
@@ -19,11 +19,8 @@ import { fixturePath } from '../../testing/repo-root.js';
 import { createFilesSink } from './index.js';
 
 const scratch = await mkdtemp(path.join(tmpdir(), 'sluice-parquet-sink-'));
-const duckdb = await DuckDBInstance.create();
-const connection = await duckdb.connect();
+const { query } = useDuckDb();
 after(async () => {
-  connection.closeSync();
-  duckdb.closeSync();
   await rm(scratch, { recursive: true, force: true });
 });
 let folderCount = 0;
@@ -108,10 +105,6 @@ async function listTree(dir: string): Promise<string[]> {
 async function readRows(file: string): Promise<Record<string, unknown>[]> {
   const bytes = await readFile(file);
   return parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) });
-}
-
-async function query(sql: string): Promise<Record<string, unknown>[]> {
-  return (await connection.runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[];
 }
 
 function sqlList(files: string[]): string {
