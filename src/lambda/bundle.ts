@@ -7,12 +7,13 @@
  *
  * esbuild is loaded only when a bundle is built (it is a build tool, not a runtime dependency).
  */
-import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BuildOptions, Metafile } from 'esbuild';
 import { SluiceError } from '../core/errors.js';
+import { packageRoot } from '../core/package-root.js';
 
 export const LAMBDA_HANDLERS = {
   sqs: { module: 'sqs', export: 'sqsHandler' },
@@ -25,16 +26,6 @@ export type LambdaHandlerName = keyof typeof LAMBDA_HANDLERS;
 // CommonJS dependencies call require() for Node built-ins; an ESM bundle has no require.
 const REQUIRE_SHIM = "import{createRequire as __sluiceRequire}from'node:module';const require=__sluiceRequire(import.meta.url);";
 
-/** The package folder (holding package.json), from this file's compiled or source location. */
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-  return dir;
-}
 
 /** The handler module beside this file (`.ts` when run from source, `.js` when compiled). */
 function handlerEntry(name: LambdaHandlerName): string {

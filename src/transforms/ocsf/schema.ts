@@ -8,8 +8,8 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SluiceError } from '../../core/errors.js';
+import { packageRoot } from '../../core/package-root.js';
 
 /** The OCSF version Sluice targets by default (what Security Lake source version 2 uses). */
 export const DEFAULT_OCSF_VERSION = '1.1.0';
@@ -192,17 +192,6 @@ function resolveTypeRule(name: string, types: Record<string, OcsfTypeDefinition>
     ...(regex !== undefined ? { pattern: new RegExp(regex) } : {}),
     timestamp: name === 'timestamp_t',
   };
-}
-
-/** The package folder (holding package.json), from the compiled or source location of this file. */
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-  return dir;
 }
 
 /** Folder of the shipped schema files. `SLUICE_OCSF_DATA` overrides it (bundles that move data/). */
