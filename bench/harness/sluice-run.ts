@@ -6,6 +6,7 @@
 import { readdirSync, statSync, writeFileSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import { demoEnrichConfig } from '../../src/transforms/enrich/demo-config.js';
 import { runMeasured, type MeasuredRun } from './measured-process.js';
 import { MiB, round, type ScenarioContext, type Step } from './scenario.js';
 
@@ -124,7 +125,27 @@ export function peakRss(run: MeasuredRun): number | undefined {
   return figures.length > 0 ? Math.max(...figures) : undefined;
 }
 
-function folderBytes(dir: string): number {
+/**
+ * Writes the lake build's pipeline file as a user writes it: vpcflow → the demo tables'
+ * enrichment → OCSF Network Activity → Parquet in the Security Lake layout.
+ */
+export function writeLakePipeline(file: string, options: { name: string; sourceDir: string; tablesDir: string; lakeDir: string; runtime: Record<string, unknown> }): string {
+  writeFileSync(
+    file,
+    stringify({
+      name: options.name,
+      source: { uri: options.sourceDir },
+      format: 'vpcflow',
+      transforms: [demoEnrichConfig(options.tablesDir), { type: 'ocsf', mapping: 'builtin:vpcflow' }],
+      sinks: [{ type: 'files', path: options.lakeDir, format: 'parquet', layout: 'security-lake' }],
+      runtime: options.runtime,
+    }),
+  );
+  return file;
+}
+
+/** Bytes of every file under `dir` (0 when it does not exist). */
+export function folderBytes(dir: string): number {
   let total = 0;
   let entries: Dirent[];
   try {

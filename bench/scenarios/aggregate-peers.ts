@@ -6,12 +6,13 @@
  * bucket by bucket: the figures count only if they agree exactly.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parsePipeline } from '../../src/core/config.js';
 import { writeFlowLogObjects } from '../../src/demo/flow-log-generator.js';
 import { buildDemoInventory } from '../../src/demo/inventory.js';
 import { defaultWorkerCount, runPipeline } from '../../src/runtime/run-pipeline.js';
+import { listFiles } from '../../src/testing/output-oracle.js';
 import { round, timed, type Scenario, type ScenarioOutcome, type Step } from '../harness/scenario.js';
 import { BENCH_START } from './vpcflow-ndjson.js';
 
@@ -50,13 +51,6 @@ function runPython(script: string, args: string[]): Promise<{ code: number; stde
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stderr }));
   });
-}
-
-function listFiles(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => path.join(e.parentPath, e.name))
-    .sort();
 }
 
 export const aggregatePeers: Scenario = {
@@ -102,7 +96,7 @@ export const aggregatePeers: Scenario = {
     let mismatches = 0;
     if (python) {
       const sluiceAnswer = new Map<string, number>();
-      for (const file of listFiles(out).filter((f) => f.endsWith('.ndjson') && !f.includes('_rejected'))) {
+      for (const file of listFiles(out).sort().filter((f) => f.endsWith('.ndjson') && !f.includes('_rejected'))) {
         for (const line of readFileSync(file, 'utf8').split('\n')) {
           if (!line) continue;
           const r = JSON.parse(line) as { bucket_start: number; ip: string; peers: number; exact: boolean };

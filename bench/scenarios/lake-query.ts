@@ -18,18 +18,17 @@
  * (gunzip + CSV parse of every column), the lake side mostly per file (footer, schema) since
  * it reads a few columns. Real flow-log objects are bigger still (seed 000: 350–400k lines).
  */
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync } from 'node:fs';
 import path from 'node:path';
-import { stringify } from 'yaml';
 import { writeFlowLogObjects } from '../../src/demo/flow-log-generator.js';
-import { buildDemoInventory, inventoryTablesCsv } from '../../src/demo/inventory.js';
-import { demoEnrichConfig } from '../../src/transforms/enrich/demo-config.js';
+import { buildDemoInventory } from '../../src/demo/inventory.js';
+import { writeDemoTables } from '../../src/transforms/enrich/demo-tables.js';
 import { openLake } from '../../src/lake/catalog.js';
 import type { CompactReport } from '../../src/lake/compact.js';
 import { hostFlowsSql } from '../../src/lake/host-flows.js';
 import { runMeasured } from '../harness/measured-process.js';
 import { round, timed, type Scenario, type ScenarioOutcome, type Step } from '../harness/scenario.js';
-import { parseRunReport } from '../harness/sluice-run.js';
+import { parseRunReport, writeLakePipeline } from '../harness/sluice-run.js';
 
 const DAY = new Date('2024-05-01T00:00:00Z');
 const DAY_FOLDER = '2024/05/01';
@@ -83,22 +82,11 @@ export const lakeQuery: Scenario = {
     steps.push({ step: 'generate a day of gz flow logs', wallS: gen.wallS, bytes: gen.result.uncompressedBytes, lines: gen.result.lines, ok: true });
 
     // Build the lake the way a user would: a pipeline run in its own process.
-    mkdirSync(tablesDir, { recursive: true });
-    for (const [name, csv] of Object.entries(inventoryTablesCsv(inventory))) writeFileSync(path.join(tablesDir, name), csv);
+    writeDemoTables(tablesDir, inventory);
     const runtime: Record<string, unknown> = { concurrency: ctx.options.concurrency, state: path.join(ctx.workDir, 'state.db') };
     if (ctx.options.workers !== undefined) runtime['workers'] = ctx.options.workers;
     const pipelineFile = path.join(ctx.workDir, 'pipeline.yaml');
-    writeFileSync(
-      pipelineFile,
-      stringify({
-        name: 'bench-lake',
-        source: { uri: sourceDir },
-        format: 'vpcflow',
-        transforms: [demoEnrichConfig(tablesDir), { type: 'ocsf', mapping: 'builtin:vpcflow' }],
-        sinks: [{ type: 'files', path: lakeDir, format: 'parquet', layout: 'security-lake' }],
-        runtime,
-      }),
-    );
+    writeLakePipeline(pipelineFile, { name: 'bench-lake', sourceDir, tablesDir, lakeDir, runtime });
     ctx.log('building the Parquet lake with sluice run (vpcflow → enrich → ocsf → parquet, security-lake layout)');
     const build = await runMeasured(process.execPath, [path.join(ctx.repoRoot, 'bin', 'sluice.js'), 'run', '-c', pipelineFile, '--json'], {
       cwd: ctx.repoRoot,

@@ -16,19 +16,18 @@
  * This file is also the peer's entry point: `node vpc-to-lake.js --duckdb-peer <glob> <out>`.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { stringify } from 'yaml';
 import { writeFlowLogObjects } from '../../src/demo/flow-log-generator.js';
 import { buildDemoInventory } from '../../src/demo/inventory.js';
 import { demoEnrichConfig } from '../../src/transforms/enrich/demo-config.js';
 import { writeDemoTables } from '../../src/transforms/enrich/demo-tables.js';
 import { runMeasured } from '../harness/measured-process.js';
 import { MiB, round, timed, type Scenario, type ScenarioOutcome, type Step } from '../harness/scenario.js';
-import { describeFailedRun, parseRunReport, peakRss, reconcileRunReport } from '../harness/sluice-run.js';
+import { describeFailedRun, folderBytes, parseRunReport, peakRss, reconcileRunReport, writeLakePipeline } from '../harness/sluice-run.js';
 import { BENCH_START } from './vpcflow-ndjson.js';
 
 /** Lines per object: the shared default (375k) would make this run minutes on a loaded 2-core box. */
@@ -109,17 +108,13 @@ export const vpcToLake: Scenario = {
     // Sluice, as a user runs it.
     const outDir = path.join(ctx.workDir, 'lake');
     const pipelineFile = path.join(ctx.workDir, 'pipeline.yaml');
-    writeFileSync(
-      pipelineFile,
-      stringify({
-        name: 'bench-vpc-to-lake',
-        source: { uri: sourceDir },
-        format: 'vpcflow',
-        transforms: [demoEnrichConfig(tables.dir), { type: 'ocsf', mapping: 'builtin:vpcflow' }],
-        sinks: [{ type: 'files', path: outDir, format: 'parquet', layout: 'security-lake' }],
-        runtime: { concurrency: o.concurrency, workers: WORKERS, state: path.join(ctx.workDir, 'state.db') },
-      }),
-    );
+    writeLakePipeline(pipelineFile, {
+      name: 'bench-vpc-to-lake',
+      sourceDir,
+      tablesDir: tables.dir,
+      lakeDir: outDir,
+      runtime: { concurrency: o.concurrency, workers: WORKERS, state: path.join(ctx.workDir, 'state.db') },
+    });
     ctx.log(`sluice run: ${data.files.length} objects, ${data.records.toLocaleString('en')} records, ${WORKERS} workers`);
     const run = await runMeasured(process.execPath, [path.join(ctx.repoRoot, 'bin', 'sluice.js'), 'run', '-c', pipelineFile, '--json'], {
       cwd: ctx.repoRoot,
@@ -259,14 +254,6 @@ function fileBytes(file: string): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-function folderBytes(dir: string): number {
-  let total = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) total += statSync(path.join(entry.parentPath ?? entry.path, entry.name)).size;
-  }
-  return total;
 }
 
 /** The peer process: converts the logs with DuckDB alone and prints {records, seconds}. */
