@@ -210,39 +210,23 @@ export class SluicePipeline extends Construct {
 
   private buildAlarms(): cloudwatch.Alarm[] {
     const action = new cwActions.SnsAction(this.alarmTopic);
+    /** An alarm on any occurrence of `metric` (at least `threshold`) in one period; no data is fine. */
+    const onAny = (id: string, alarmDescription: string, metric: cloudwatch.IMetric, threshold: number, comparisonOperator: cloudwatch.ComparisonOperator) =>
+      new cloudwatch.Alarm(this, id, { alarmDescription, metric, threshold, comparisonOperator, evaluationPeriods: 1, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING });
+    const failures = (id: string, alarmDescription: string, metric: cloudwatch.IMetric) =>
+      onAny(id, alarmDescription, metric, 1, cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD);
+    const fiveMinuteSum = { period: Duration.minutes(5), statistic: 'Sum' };
     const alarms = [
-      new cloudwatch.Alarm(this, 'DeadLetterQueueNotEmpty', {
-        alarmDescription: 'Messages reached the Sluice dead-letter queue: objects were not processed after every retry. Read the messages, fix the cause, redrive.',
-        metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
-        threshold: 0,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-      new cloudwatch.Alarm(this, 'NotificationFunctionErrors', {
-        alarmDescription: 'The Sluice notification function failed whole invocations (configuration, timeout, crash).',
-        metric: this.notificationFunction.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-      new cloudwatch.Alarm(this, 'MapItemFunctionErrors', {
-        alarmDescription: 'The Sluice backfill function failed objects.',
-        metric: this.mapItemFunction.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-      new cloudwatch.Alarm(this, 'BackfillFailed', {
-        alarmDescription: 'A Sluice backfill execution failed.',
-        metric: this.backfill.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
+      onAny(
+        'DeadLetterQueueNotEmpty',
+        'Messages reached the Sluice dead-letter queue: objects were not processed after every retry. Read the messages, fix the cause, redrive.',
+        this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+        0,
+        cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      ),
+      failures('NotificationFunctionErrors', 'The Sluice notification function failed whole invocations (configuration, timeout, crash).', this.notificationFunction.metricErrors(fiveMinuteSum)),
+      failures('MapItemFunctionErrors', 'The Sluice backfill function failed objects.', this.mapItemFunction.metricErrors(fiveMinuteSum)),
+      failures('BackfillFailed', 'A Sluice backfill execution failed.', this.backfill.metricFailed(fiveMinuteSum)),
     ];
     for (const alarm of alarms) {
       alarm.addAlarmAction(action);
