@@ -11,6 +11,7 @@ import type { Rejection, SluiceRecord } from '../../core/record.js';
 import { DEFAULT_FIELDS, FieldKind, KNOWN_FIELDS } from './fields.js';
 import { vpcflowFormat } from './index.js';
 import { fuzzRuns } from '../../testing/fuzz.js';
+import { decodeChunked, joinLines } from '../../testing/line-format-properties.js';
 
 const MAX_LINE_BYTES = 4096;
 const NUM_RUNS = fuzzRuns(500);
@@ -134,35 +135,9 @@ const document: fc.Arbitrary<Item[]> = fc
   )
   .map((segments) => segments.flat());
 
-function encodeDocument(items: Item[], crlf: boolean, finalNewline: boolean): Buffer {
-  const eol = Buffer.from(crlf ? '\r\n' : '\n');
-  const parts: Buffer[] = [];
-  items.forEach((item, i) => {
-    parts.push(typeof item.text === 'string' ? Buffer.from(item.text, 'utf8') : Buffer.from(item.text));
-    if (i < items.length - 1 || finalNewline) parts.push(eol);
-  });
-  return Buffer.concat(parts);
-}
-
-async function* chunked(bytes: Buffer, cuts: number[]): AsyncIterable<Uint8Array> {
-  let from = 0;
-  for (const cut of [...new Set(cuts)].sort((a, b) => a - b)) {
-    if (cut <= from || cut >= bytes.length) continue;
-    yield bytes.subarray(from, cut);
-    from = cut;
-  }
-  if (from < bytes.length) yield bytes.subarray(from);
-}
-
-async function decode(bytes: Buffer, cuts: number[]): Promise<Decoded> {
-  const records: SluiceRecord[] = [];
-  const rejects: Rejection[] = [];
-  const format = vpcflowFormat({ lines: { maxLineBytes: MAX_LINE_BYTES, batchLines: 7 } });
-  for await (const batch of format.decode(chunked(bytes, cuts), { object: { uri: 'mem://doc', key: 'doc' }, idPrefix: 'p' })) {
-    records.push(...batch.records);
-    rejects.push(...batch.rejects);
-  }
-  return { records, rejects };
+/** The records and rejections of `bytes` read in chunks cut at `cuts` (small batches, to cross batch edges). */
+function decode(bytes: Buffer, cuts: number[]): Promise<Decoded> {
+  return decodeChunked(vpcflowFormat({ lines: { maxLineBytes: MAX_LINE_BYTES, batchLines: 7 } }), bytes, cuts, 'doc');
 }
 
 /** Independent (regex-based) statement of the header rule, used as the oracle. */
@@ -185,12 +160,8 @@ describe('vpcflow format properties', () => {
     await fc.assert(
       fc.asyncProperty(input, async ({ items, crlf, finalNewline, cuts }) => {
         // Prepare
-        const bytes = encodeDocument(items, crlf, finalNewline);
         // Lines as the decoder sees them (items hold no line breaks, so item i is line i + 1).
-        const texts = items.map((item) => (typeof item.text === 'string' ? item.text : Buffer.from(item.text).toString('utf8')));
-        if (texts.length > 0 && texts[0].charCodeAt(0) === 0xfeff) texts[0] = texts[0].slice(1);
-        // Without a final newline, an empty last item adds no line.
-        if (!finalNewline && texts.length > 0 && texts[texts.length - 1] === '') texts.pop();
+        const { bytes, texts } = joinLines(items, crlf, finalNewline);
 
         // Act
         const whole = await decode(bytes, []);
