@@ -7,6 +7,7 @@
  * Fast Counter, from PractRand), seeded through splitmix32 so that nearby seeds (1, 2, 3…) give
  * unrelated streams. It is not cryptographic.
  */
+import { fmix32 } from '../core/fmix32.js';
 
 /** Mixes any number of strings and numbers into one 32-bit seed (FNV-1a, then a murmur3 finaliser). */
 export function hashSeed(...parts: ReadonlyArray<string | number>): number {
@@ -21,12 +22,7 @@ export function hashSeed(...parts: ReadonlyArray<string | number>): number {
     h ^= 0xff;
     h = Math.imul(h, 0x01000193);
   }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h);
 }
 
 const TWO_POW_32 = 4294967296;

@@ -5,6 +5,7 @@
  * set). Two sketches of the same precision merge exactly (register-wise max), which is what lets
  * per-unit partial counts combine into one answer per bucket.
  */
+import { fmix32 } from '../../core/fmix32.js';
 
 export const DEFAULT_HLL_PRECISION = 12;
 
@@ -83,16 +84,6 @@ function mixBlock(k: number): number {
   k = Math.imul(k, 0xcc9e2d51);
   k = (k << 15) | (k >>> 17);
   return Math.imul(k, 0x1b873593);
-}
-
-/** MurmurHash3's final avalanche: every input bit affects every output bit. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 /** MurmurHash3 x86_32 over the string's UTF-16 code units (addresses are ASCII). */
