@@ -9,12 +9,10 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parsePipeline } from '../../src/core/config.js';
-import { writeFlowLogObjects } from '../../src/demo/flow-log-generator.js';
-import { buildDemoInventory } from '../../src/demo/inventory.js';
 import { defaultWorkerCount, runPipeline } from '../../src/runtime/run-pipeline.js';
 import { listFiles } from '../../src/testing/output-oracle.js';
 import { round, timed, type Scenario, type ScenarioOutcome, type Step } from '../harness/scenario.js';
-import { BENCH_START } from './vpcflow-ndjson.js';
+import { generateScenarioFlowLogs } from './vpcflow-ndjson.js';
 
 const MAX_LINES_PER_OBJECT = 200_000;
 
@@ -58,13 +56,10 @@ export const aggregatePeers: Scenario = {
   description: 'distinct peers per IP per 10 min over flow logs: Sluice aggregate vs the seed\'s Python dict-of-sets loop (same run, answers compared)',
   async run(ctx): Promise<ScenarioOutcome> {
     const o = ctx.options;
-    const linesPerObject = Math.min(o.linesPerObject, MAX_LINES_PER_OBJECT);
     const steps: Step[] = [];
     const failures: string[] = [];
     const notes: string[] = [];
-    const logs = path.join(ctx.workDir, 'logs');
-    ctx.log(`generating ${o.objects} objects × ${linesPerObject.toLocaleString('en')} lines (v2)`);
-    const written = await writeFlowLogObjects({ dir: logs, inventory: buildDemoInventory(o.seed), seed: o.seed, objects: o.objects, linesPerObject, start: BENCH_START, format: 'v2', gzipLevel: o.gzipLevel });
+    const { logs, linesPerObject, written } = await generateScenarioFlowLogs(ctx, 'v2', MAX_LINES_PER_OBJECT);
 
     ctx.log('baseline: python3 dict-of-sets');
     const script = path.join(ctx.workDir, 'peers.py');

@@ -19,14 +19,12 @@ import type { SluiceRecord } from '../../src/core/record.js';
 import { objectIdPrefix } from '../../src/core/record.js';
 import { parsePipeline } from '../../src/core/config.js';
 import { createFormat, createSource } from '../../src/core/registry.js';
-import { writeFlowLogObjects } from '../../src/demo/flow-log-generator.js';
-import { buildDemoInventory } from '../../src/demo/inventory.js';
 import { defaultWorkerCount, runPipeline } from '../../src/runtime/run-pipeline.js';
 import { createBulkSink, type BulkSinkConfig } from '../../src/sinks/opensearch/index.js';
 import { decompressByMagic } from '../../src/sources/decompress.js';
 import { startBulkServer } from '../../src/testing/bulk-server.js';
 import { round, timed, type Scenario, type ScenarioOutcome, type Step } from '../harness/scenario.js';
-import { BENCH_START } from './vpcflow-ndjson.js';
+import { generateScenarioFlowLogs } from './vpcflow-ndjson.js';
 
 const SERVE_FLAG = '--serve-bulk-count';
 const MAX_LINES_PER_OBJECT = 100_000;
@@ -76,14 +74,11 @@ export const flowsToOpensearch: Scenario = {
   description: 'flow logs → vpcflow → opensearch bulk sink against the bulk test server answering at once (target ≥ 200k docs/s)',
   async run(ctx): Promise<ScenarioOutcome> {
     const o = ctx.options;
-    const linesPerObject = Math.min(o.linesPerObject, MAX_LINES_PER_OBJECT);
     const steps: Step[] = [];
     const failures: string[] = [];
     const notes: string[] = [];
     const figures: Record<string, unknown> = {};
-    const logs = path.join(ctx.workDir, 'logs');
-    ctx.log(`generating ${o.objects} objects × ${linesPerObject.toLocaleString('en')} lines (v5)`);
-    const written = await writeFlowLogObjects({ dir: logs, inventory: buildDemoInventory(o.seed), seed: o.seed, objects: o.objects, linesPerObject, start: BENCH_START, format: 'v5', gzipLevel: o.gzipLevel });
+    const { logs, linesPerObject, written } = await generateScenarioFlowLogs(ctx, 'v5', MAX_LINES_PER_OBJECT);
     const server = await startServerProcess();
     try {
       const input = {

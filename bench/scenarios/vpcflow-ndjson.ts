@@ -5,14 +5,27 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { writeFlowLogObjects } from '../../src/demo/flow-log-generator.js';
+import { writeFlowLogObjects, type FlowLogFormat } from '../../src/demo/flow-log-generator.js';
 import { buildDemoInventory } from '../../src/demo/inventory.js';
 import { gzipDecompressCeiling, nodeGunzipLineCount } from '../harness/ceilings.js';
-import { MiB, round, timed, type Scenario, type ScenarioOutcome, type Step } from '../harness/scenario.js';
+import { MiB, round, timed, type Scenario, type ScenarioContext, type ScenarioOutcome, type Step } from '../harness/scenario.js';
 import { benchmarkSluice } from '../harness/sluice-run.js';
 
 /** The hour the objects cover; fixed so that runs are comparable and outputs deterministic. */
 export const BENCH_START = new Date('2024-05-01T10:00:00Z');
+
+/**
+ * Writes the scenario's generated flow logs under `<workDir>/logs`: `--objects` objects of
+ * `--lines-per-object` lines, capped at `maxLinesPerObject` for scenarios that hold more per line.
+ */
+export async function generateScenarioFlowLogs(ctx: ScenarioContext, format: FlowLogFormat, maxLinesPerObject: number) {
+  const o = ctx.options;
+  const linesPerObject = Math.min(o.linesPerObject, maxLinesPerObject);
+  const logs = path.join(ctx.workDir, 'logs');
+  ctx.log(`generating ${o.objects} objects × ${linesPerObject.toLocaleString('en')} lines (${format})`);
+  const written = await writeFlowLogObjects({ dir: logs, inventory: buildDemoInventory(o.seed), seed: o.seed, objects: o.objects, linesPerObject, start: BENCH_START, format, gzipLevel: o.gzipLevel });
+  return { logs, linesPerObject, written };
+}
 
 export const vpcflowNdjson: Scenario = {
   name: 'vpcflow-ndjson',
