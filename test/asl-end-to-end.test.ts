@@ -17,7 +17,7 @@ import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { parquetReadObjects } from 'hyparquet';
-import { loadPipelineFile } from '../src/core/config.js';
+import { loadPipelineFile } from '../src/pipeline/config.js';
 import { createFlowLogGenerator } from '../src/demo/flow-log-generator.js';
 import { buildDemoInventory } from '../src/demo/inventory.js';
 import { openLedger } from '../src/runtime/ledger/open-ledger.js';

@@ -17,9 +17,9 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { parsePipeline, type PipelineConfig } from '../src/core/config.js';
+import { parsePipeline, type PipelineConfig } from '../src/pipeline/config.js';
 import { generateCloudTrailOrg, type GeneratedTrail } from '../src/demo/cloudtrail-generator.js';
-import { parseWindow } from '../src/sources/key-dates.js';
+import { parseWindow } from '../src/core/key-dates.js';
 import { runPipeline, type RunReport } from '../src/runtime/run-pipeline.js';
 import { startS3Server, type RunningS3Server } from '../src/testing/s3-server.js';
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePipeline } from '../src/core/config.js';
+import { parsePipeline } from '../src/pipeline/config.js';
 import { runPipeline } from '../src/runtime/run-pipeline.js';
 import { openSqliteLedger } from '../src/runtime/ledger/sqlite.js';
 import { fixturePath } from '../src/testing/repo-root.js';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePipeline } from '../src/core/config.js';
+import { parsePipeline } from '../src/pipeline/config.js';
 import { SluiceError } from '../src/core/errors.js';
 import { runPipeline } from '../src/runtime/run-pipeline.js';
 import { fixturePath, repoRoot } from '../src/testing/repo-root.js';

@@ -13,13 +13,13 @@ import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { loadPipelineFile } from '../src/core/config.js';
+import { loadPipelineFile } from '../src/pipeline/config.js';
 import type { SluiceRecord } from '../src/core/record.js';
 import { writeFlowLogObjects } from '../src/demo/flow-log-generator.js';
 import { buildDemoInventory } from '../src/demo/inventory.js';
 import { vpcflowFormat } from '../src/formats/vpcflow/index.js';
 import { runPipeline, type RunReport } from '../src/runtime/run-pipeline.js';
-import { writeDemoTables } from '../src/transforms/enrich/demo-tables.js';
+import { writeDemoTables } from '../src/demo/demo-tables.js';
 import { useDuckDb } from '../src/testing/duckdb.js';
 import { fixturePath } from '../src/testing/repo-root.js';
 

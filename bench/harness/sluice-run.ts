@@ -6,7 +6,7 @@
 import { readdirSync, statSync, writeFileSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { demoEnrichConfig } from '../../src/transforms/enrich/demo-config.js';
+import { demoEnrichConfig } from '../../src/demo/demo-enrich-config.js';
 import { runMeasured, type MeasuredRun } from './measured-process.js';
 import { MiB, round, type ScenarioContext, type Step } from './scenario.js';
 

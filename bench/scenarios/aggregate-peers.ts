@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parsePipeline } from '../../src/core/config.js';
+import { parsePipeline } from '../../src/pipeline/config.js';
 import { defaultWorkerCount, runPipeline } from '../../src/runtime/run-pipeline.js';
 import { listFiles } from '../../src/testing/output-oracle.js';
 import { round, timed, type Scenario, type ScenarioOutcome, type Step } from '../harness/scenario.js';

@@ -22,7 +22,7 @@ import { cpSync } from 'node:fs';
 import path from 'node:path';
 import { writeFlowLogObjects } from '../../src/demo/flow-log-generator.js';
 import { buildDemoInventory } from '../../src/demo/inventory.js';
-import { writeDemoTables } from '../../src/transforms/enrich/demo-tables.js';
+import { writeDemoTables } from '../../src/demo/demo-tables.js';
 import { openLake } from '../../src/lake/catalog.js';
 import type { CompactReport } from '../../src/lake/compact.js';
 import { hostFlowsSql } from '../../src/lake/host-flows.js';

@@ -19,7 +19,7 @@ import type { Source } from '../../src/core/component.js';
 import type { ObjectRef } from '../../src/core/record.js';
 import { maskConnectionUrl, openPostgresLedger } from '../../src/runtime/ledger/postgres.js';
 import type { Ledger, UnitResult } from '../../src/runtime/ledger/types.js';
-import { planObjectUnits } from '../../src/runtime/planner.js';
+import { planObjectUnits } from '../../src/runtime/plan/planner.js';
 import { runMeasured } from '../harness/measured-process.js';
 import { MiB, round, type Scenario, type ScenarioOutcome, type Step } from '../harness/scenario.js';
 

@@ -20,7 +20,7 @@
  */
 import { SluiceError } from '../core/errors.js';
 import { readCsvFile, type CsvRow } from '../transforms/ocsf/asl-csv.js';
-import { parseDate } from '../runtime/month-planner.js';
+import { parseDate } from '../runtime/plan/month-planner.js';
 
 export const ASL_METADATA_COLUMNS = [
   'source_log_type',

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { parsePipeline } from '../core/config.js';
+import { parsePipeline } from '../pipeline/config.js';
 import { ASL_METADATA_COLUMNS } from './metadata.js';
 import { importAsl } from './to-pipeline.js';
 

@@ -38,7 +38,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { loadPipelineFile, type PipelineConfig } from '../core/config.js';
+import { loadPipelineFile, type PipelineConfig } from '../pipeline/config.js';
 import { bundleLambdaHandlersSync } from '../lambda/bundle.js';
 
 export interface SluicePipelineProps {

@@ -39,7 +39,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { SluiceError } from '../core/errors.js';
-import { fsyncDirectory, removeFile, tempPathFor, TEMP_MARKER } from '../sinks/files/atomic-file.js';
+import { fsyncDirectory, removeFile, tempPathFor, TEMP_MARKER } from '../core/atomic-file.js';
 
 /** The name stem of a compacted file (the class tag and part number follow, as the catalog expects). */
 export const COMPACTED_STEM = 'sluice-compacted';

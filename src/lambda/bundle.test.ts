@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { idCountsInOutputs } from '../testing/output-oracle.js';
 import { startS3Server, type RunningS3Server } from '../testing/s3-server.js';
 import { bundleLambdaHandlersSync } from './bundle.js';
-import { readFixtureJson, VPCFLOW_OBJECT, VPCFLOW_RECORDS } from './lambda-test-world.js';
+import { readFixtureJson, VPCFLOW_OBJECT, VPCFLOW_RECORDS } from '../testing/lambda-test-world.js';
 
 const run = promisify(execFile);
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-bundle-test-'));

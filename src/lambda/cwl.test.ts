@@ -7,12 +7,12 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { parsePipeline } from '../core/config.js';
+import { parsePipeline } from '../pipeline/config.js';
 import { SluiceError } from '../core/errors.js';
 import { idCountsInOutputs, listFiles } from '../testing/output-oracle.js';
 import { createCwlHandler, type FirehoseTransformationResponse, type KinesisBatchResponse } from './cwl.js';
 import { openLambdaPipeline } from './lambda-pipeline.js';
-import { memoryLogger, readFixtureJson, roomyContext } from './lambda-test-world.js';
+import { memoryLogger, readFixtureJson, roomyContext } from '../testing/lambda-test-world.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-cwl-lambda-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));

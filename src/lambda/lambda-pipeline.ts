@@ -17,8 +17,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { parseDocument } from 'yaml';
-import type { PipelineConfig } from '../core/config.js';
-import { loadPipelineFile, parsePipeline } from '../core/config.js';
+import type { PipelineConfig } from '../pipeline/config.js';
+import { loadPipelineFile, parsePipeline } from '../pipeline/config.js';
 import { SluiceError, toSluiceError } from '../core/errors.js';
 import type { UnitPipeline } from '../runtime/process-unit.js';
 
@@ -84,7 +84,7 @@ export function lambdaDeadLetterDir(config: PipelineConfig): string {
 
 /** Builds the components of a pipeline for a Lambda container and opens its transforms. */
 export async function openLambdaPipeline(config: PipelineConfig): Promise<LambdaPipeline> {
-  const { createFormat, createSink, createSource, createTransforms } = await import('../core/registry.js');
+  const { createFormat, createSink, createSource, createTransforms } = await import('../pipeline/catalog.js');
   const pipeline: UnitPipeline = {
     source: createSource(config.source),
     format: createFormat(config.format),

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { SluiceError } from '../core/errors.js';
 import { idCountsInOutputs } from '../testing/output-oracle.js';
 import { loadPipelineConfig } from './lambda-pipeline.js';
-import { memoryLogger, roomyContext, startLambdaTestWorld, VPCFLOW_OBJECT, VPCFLOW_RECORDS, type LambdaTestWorld } from './lambda-test-world.js';
+import { memoryLogger, roomyContext, startLambdaTestWorld, VPCFLOW_OBJECT, VPCFLOW_RECORDS, type LambdaTestWorld } from '../testing/lambda-test-world.js';
 import { createMapItemHandler } from './map-item.js';
 
 const KEY = 'AWSLogs/123456789010/vpcflowlogs/us-east-1/2018/06/20/123456789010_vpcflowlogs_us-east-1_fl-1234abcd_20180620T1620Z_fe123456.log.gz';

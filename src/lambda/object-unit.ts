@@ -5,7 +5,7 @@
  * anywhere overwrites, never duplicates.
  */
 import type { UnitContext } from '../core/component.js';
-import type { PipelineConfig } from '../core/config.js';
+import type { PipelineConfig } from '../pipeline/config.js';
 import { SluiceError, toSluiceError } from '../core/errors.js';
 import type { ObjectRef } from '../core/record.js';
 import type { UnitResult } from '../runtime/ledger/types.js';

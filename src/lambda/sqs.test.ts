@@ -23,7 +23,7 @@ import {
   VPCFLOW_OBJECT,
   VPCFLOW_RECORDS,
   type LambdaTestWorld,
-} from './lambda-test-world.js';
+} from '../testing/lambda-test-world.js';
 import { createSqsHandler, type SqsBatchResponse } from './sqs.js';
 
 type SqsEvent = { Records: Array<Record<string, unknown> & { messageId: string; body: string }> };

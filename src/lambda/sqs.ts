@@ -25,7 +25,7 @@ import {
   sqsEventSchema,
   type Notification,
   type SqsRecord,
-} from '../sources/notifications/index.js';
+} from './notifications/index.js';
 import { mapBounded } from './bounded-map.js';
 import { pipelineFromEnvironment, type LambdaPipeline } from './lambda-pipeline.js';
 import { objectRefFor, processObject, type ObjectOutcome } from './object-unit.js';

@@ -20,7 +20,7 @@ import { promisify } from 'node:util';
 import type { UnitContext } from '../core/component.js';
 import { SluiceError, toSluiceError } from '../core/errors.js';
 import type { Rejection, SluiceRecord } from '../core/record.js';
-import { fsyncDirectory, listFolder, makeFolder, removeFile, TEMP_MARKER, tempPathFor } from '../sinks/files/atomic-file.js';
+import { fsyncDirectory, listFolder, makeFolder, removeFile, TEMP_MARKER, tempPathFor } from '../core/atomic-file.js';
 
 /** Longest `raw` kept per dead letter, in UTF-8 bytes. */
 export const MAX_RAW_BYTES = 4096;

@@ -15,7 +15,7 @@ import { SluiceError, toSluiceError } from '../core/errors.js';
 import type { ObjectRef } from '../core/record.js';
 import type { Clock, FailOutcome, Lease, Ledger, RetryPolicy, UnitResult } from './ledger/types.js';
 import { systemClock } from './ledger/types.js';
-import { crashPoint } from './crash-points.js';
+import { crashPoint } from '../core/crash-points.js';
 import type { UnitProgress } from './process-unit.js';
 import type { UnitRunner } from './unit-runner.js';
 

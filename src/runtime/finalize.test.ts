@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { parsePipeline, type PipelineConfig } from '../core/config.js';
+import { parsePipeline, type PipelineConfig } from '../pipeline/config.js';
 import { writeFlowLogObjects } from '../demo/flow-log-generator.js';
 import { buildDemoInventory } from '../demo/inventory.js';
 import { openLedger } from './ledger/open-ledger.js';

@@ -24,12 +24,12 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Format, RecordBatch, Sink, Source, Transform, UnitContext } from '../core/component.js';
-import type { PipelineConfig } from '../core/config.js';
+import type { PipelineConfig } from '../pipeline/config.js';
 import type { ObjectRef } from '../core/record.js';
-import { createSink, createTransforms } from '../core/registry.js';
+import { createSink, createTransforms } from '../pipeline/catalog.js';
 import type { AggregateTransformConfig } from '../transforms/aggregate/config.js';
 import { createAggregatePartialSink, DistinctPeers, partialFileFor, readPartial } from '../transforms/aggregate/index.js';
-import { deadLetterDirFor } from './build-pipeline.js';
+import { deadLetterDirFor } from '../pipeline/build-pipeline.js';
 import { executeUnits } from './executor.js';
 import { isLedgerReference } from './ledger/open-ledger.js';
 import type { Clock, Ledger, UnitResult } from './ledger/types.js';

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parsePipeline } from '../core/config.js';
+import { parsePipeline } from '../pipeline/config.js';
 import { createNotifier, notifySchema, type NotifyMessage } from './notify.js';
 import { openLedger } from './ledger/open-ledger.js';
 import { planPipeline, runPipeline, workPipeline } from './run-pipeline.js';

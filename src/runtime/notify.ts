@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import { z } from 'zod';
 import type { Logger } from '../core/logger.js';
-import { resolveSecretRefAsync } from './secrets.js';
+import { resolveSecretRefAsync } from '../core/secrets.js';
 
 export const notifySchema = z
   .strictObject({

@@ -19,12 +19,12 @@ import type { Format, RecordBatch, Sink, SinkWriter, Source, Transform, UnitCont
 import { toSluiceError } from '../core/errors.js';
 import { objectIdPrefix } from '../core/record.js';
 import type { SluiceRecord } from '../core/record.js';
-import { decompressByMagic, decompressWhole } from '../sources/decompress.js';
-import { crashPoint } from './crash-points.js';
+import { decompressByMagic, decompressWhole } from '../core/decompress.js';
+import { crashPoint } from '../core/crash-points.js';
 import { openDeadLetterWriter } from './dead-letters.js';
 import type { UnitResult } from './ledger/types.js';
 import { DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_PREFETCH_OBJECT_BYTES, DEFAULT_READ_CONCURRENCY, readObjectsInOrder, type ObjectRead } from './ordered-reads.js';
-import type { PartitionReadStats } from './partition-planner.js';
+import type { PartitionReadStats } from './plan/partition-planner.js';
 
 export interface UnitPipeline {
   source: Source;

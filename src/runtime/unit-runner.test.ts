@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePipeline } from '../core/config.js';
+import { parsePipeline } from '../pipeline/config.js';
 import type { UnitContext } from '../core/component.js';
 import { createDirSource } from '../sources/dir/index.js';
 import { fixturePath } from '../testing/repo-root.js';

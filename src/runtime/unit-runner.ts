@@ -9,9 +9,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { UnitContext } from '../core/component.js';
-import type { PipelineConfig } from '../core/config.js';
+import type { PipelineConfig } from '../pipeline/config.js';
 import { SluiceError, type SerializedError } from '../core/errors.js';
-import { closeUnitPipeline, openUnitPipeline } from './build-pipeline.js';
+import { closeUnitPipeline, openUnitPipeline } from '../pipeline/build-pipeline.js';
 import { processUnit, type UnitPipeline, type UnitProgress } from './process-unit.js';
 import type { UnitResult } from './ledger/types.js';
 

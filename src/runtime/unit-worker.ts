@@ -1,8 +1,8 @@
 /** Worker-thread entry: runs units sent by the pool (see unit-runner.ts) with its own pipeline. */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { PipelineConfig } from '../core/config.js';
+import type { PipelineConfig } from '../pipeline/config.js';
 import { toSluiceError } from '../core/errors.js';
-import { closeUnitPipeline, openUnitPipeline } from './build-pipeline.js';
+import { closeUnitPipeline, openUnitPipeline } from '../pipeline/build-pipeline.js';
 import { processUnit } from './process-unit.js';
 import type { FromWorker, ToWorker } from './unit-runner.js';
 

@@ -37,7 +37,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { seededRandom } from '../runtime/retry.js';
+import { seededRandom } from '../core/retry.js';
 
 export type RequestFault =
   | { kind: 'throttle'; retryAfterS?: number }

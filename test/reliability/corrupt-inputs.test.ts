@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePipeline } from '../../src/core/config.js';
+import { parsePipeline } from '../../src/pipeline/config.js';
 import { runPipeline } from '../../src/runtime/run-pipeline.js';
 import { idCountsInOutputs, listFiles } from '../../src/testing/output-oracle.js';
 import { deadLetterIds, recordScenario, writeFlowLogInput } from '../../src/testing/reliability.js';

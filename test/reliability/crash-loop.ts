@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CRASH_POINTS } from '../../src/runtime/crash-points.js';
+import { CRASH_POINTS } from '../../src/core/crash-points.js';
 import { openSqliteLedger } from '../../src/runtime/ledger/sqlite.js';
 import { listFiles } from '../../src/testing/output-oracle.js';
 import {

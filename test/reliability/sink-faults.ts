@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parsePipeline } from '../../src/core/config.js';
+import { parsePipeline } from '../../src/pipeline/config.js';
 import { runPipeline, type RunReport } from '../../src/runtime/run-pipeline.js';
 import { startBulkServer, type FaultSchedule, type RunningBulkServer } from '../../src/testing/bulk-server.js';
 import { deadLetterIds, reconcile, writeFlowLogInput, type Reconciliation, type ScenarioResult } from '../../src/testing/reliability.js';

@@ -13,13 +13,13 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { stringify } from 'yaml';
-import { loadPipelineFile } from '../../core/config.js';
+import { loadPipelineFile } from '../../pipeline/config.js';
 import { SluiceError } from '../../core/errors.js';
 import { buildDemoInventory, type DemoInventory } from '../../demo/inventory.js';
 import { writeFlowLogObjects } from '../../demo/flow-log-generator.js';
 import type { RunReport } from '../../runtime/run-pipeline.js';
-import { demoEnrichConfig } from '../../transforms/enrich/demo-config.js';
-import { DEMO_VPCS_SQL, writeDemoTables } from '../../transforms/enrich/demo-tables.js';
+import { demoEnrichConfig } from '../../demo/demo-enrich-config.js';
+import { DEMO_VPCS_SQL, writeDemoTables } from '../../demo/demo-tables.js';
 import { printReport } from '../report-text.js';
 import { runWithProgress } from './run.js';
 

@@ -5,10 +5,10 @@
  */
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parsePipeline, type PipelineConfig } from '../../core/config.js';
+import { parsePipeline, type PipelineConfig } from '../../pipeline/config.js';
 import { SluiceError } from '../../core/errors.js';
 import { importAsl } from '../../asl/to-pipeline.js';
-import { windowFromFlags } from '../../sources/key-dates.js';
+import { windowFromFlags } from '../../core/key-dates.js';
 import type { RunReport } from '../../runtime/run-pipeline.js';
 import { isLedgerReference } from '../../runtime/ledger/open-ledger.js';
 import { printReport } from '../report-text.js';

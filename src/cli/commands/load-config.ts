@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { loadPipelineFile, type PipelineConfig } from '../../core/config.js';
+import { loadPipelineFile, type PipelineConfig } from '../../pipeline/config.js';
 import { SluiceError } from '../../core/errors.js';
 import { isLedgerReference } from '../../runtime/ledger/open-ledger.js';
 

@@ -3,7 +3,7 @@
  * too (safely, several at once); a separate step suits deployments where the workers' database
  * user may not create tables.
  */
-import { loadPipelineFile } from '../../core/config.js';
+import { loadPipelineFile } from '../../pipeline/config.js';
 import { SluiceError } from '../../core/errors.js';
 import { migrateLedger } from '../../runtime/ledger/open-ledger.js';
 import { stateFromOption } from './open-ledger.js';

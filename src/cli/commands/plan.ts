@@ -5,10 +5,10 @@
  * two planners started by mistake insert every unit once.
  */
 import { createLogger } from '../../core/logger.js';
-import { windowFromFlags } from '../../sources/key-dates.js';
+import { windowFromFlags } from '../../core/key-dates.js';
 import { describeLedger, openLedger } from '../../runtime/ledger/open-ledger.js';
 import { planPipeline } from '../../runtime/run-pipeline.js';
-import type { PlanSummary } from '../../runtime/planner.js';
+import type { PlanSummary } from '../../runtime/plan/planner.js';
 import type { UnitState } from '../../runtime/ledger/types.js';
 import { loadConfigWithOverrides } from './load-config.js';
 import { stateFromOption } from './open-ledger.js';

@@ -1,11 +1,11 @@
-import type { PipelineConfig } from '../../core/config.js';
+import type { PipelineConfig } from '../../pipeline/config.js';
 import { createLogger } from '../../core/logger.js';
-import { windowFromFlags, type parseWindow } from '../../sources/key-dates.js';
+import { windowFromFlags, type parseWindow } from '../../core/key-dates.js';
 import { runPipeline, type RunReport } from '../../runtime/run-pipeline.js';
 import { ProgressBar, type ProgressState } from '../progress.js';
 import { printReport } from '../report-text.js';
 import { loadConfigWithOverrides, type ConfigOverrides } from './load-config.js';
-import { logPartitionSteps } from '../../runtime/partition-planner.js';
+import { logPartitionSteps } from '../../runtime/plan/partition-planner.js';
 
 export interface RunFlags extends ConfigOverrides {
   from?: string;

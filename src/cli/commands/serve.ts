@@ -9,7 +9,7 @@ import { startDashboard } from '../../dashboard/server.js';
 import { isLoopbackHost } from '../../dashboard/security.js';
 import { openLake } from '../../lake/catalog.js';
 import { describeLedger, isLedgerReference, openLedger } from '../../runtime/ledger/open-ledger.js';
-import { isSecretRef, resolveSecretRefAsync } from '../../runtime/secrets.js';
+import { isSecretRef, resolveSecretRefAsync } from '../../core/secrets.js';
 import { stateFromOption } from './open-ledger.js';
 import { DEMO_LAKE, DEMO_STATE } from '../demo-paths.js';
 

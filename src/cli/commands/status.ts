@@ -1,5 +1,5 @@
 import { finalizePipelineName } from '../../runtime/finalize.js';
-import { loadPipelineFile } from '../../core/config.js';
+import { loadPipelineFile } from '../../pipeline/config.js';
 import { SluiceError } from '../../core/errors.js';
 import { describeLedger } from '../../runtime/ledger/open-ledger.js';
 import { UNIT_STATES, type Ledger, type UnitRow, type WorkerRow } from '../../runtime/ledger/types.js';

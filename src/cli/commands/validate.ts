@@ -1,11 +1,11 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { loadPipelineFile, type PipelineConfig } from '../../core/config.js';
+import { loadPipelineFile, type PipelineConfig } from '../../pipeline/config.js';
 import { SluiceError } from '../../core/errors.js';
-import { createFormat, createSink } from '../../core/registry.js';
+import { createFormat, createSink } from '../../pipeline/catalog.js';
 import { checkOcsfOutputSample } from '../../transforms/ocsf/output-sample.js';
 import { isLedgerReference } from '../../runtime/ledger/open-ledger.js';
-import { literalSecretsIn } from '../../runtime/secrets.js';
+import { literalSecretsIn } from '../../core/secrets.js';
 
 export interface ValidateFlags {
   config: string;

@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createLogger } from '../../core/logger.js';
-import { preflightPipeline } from '../../runtime/build-pipeline.js';
+import { preflightPipeline } from '../../pipeline/build-pipeline.js';
 import { describeLedger, openLedger } from '../../runtime/ledger/open-ledger.js';
 import type { UnitState } from '../../runtime/ledger/types.js';
 import { newOwnerId } from '../../runtime/owner.js';

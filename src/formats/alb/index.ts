@@ -29,10 +29,10 @@
 import type { DecodeContext, Format, RecordBatch } from '../../core/component.js';
 import type { Rejection, SluiceRecord } from '../../core/record.js';
 import { recordId } from '../../core/record.js';
-import { decodeLineRecords, isSpace, quoteValue, truncateRaw } from '../line-records.js';
-import type { SplitLinesOptions } from '../lines.js';
+import { decodeLineRecords, isSpace, quoteValue, truncateRaw } from '../../core/lines/line-records.js';
+import type { SplitLinesOptions } from '../../core/lines/lines.js';
 import { ALB_FIELDS, ALB_MIN_FIELDS, ALB_RECORD_KEYS, AlbKind } from './fields.js';
-import { compileRecordBuilder } from '../record-builder.js';
+import { compileRecordBuilder } from '../../core/lines/record-builder.js';
 
 export interface AlbOptions {
   /** Passed to the line splitter (line length cap, batch size). */

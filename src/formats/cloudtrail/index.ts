@@ -34,7 +34,7 @@ import type { DecodeContext, Format, RecordBatch } from '../../core/component.js
 import { SluiceError } from '../../core/errors.js';
 import type { Rejection, SluiceRecord } from '../../core/record.js';
 import { recordId } from '../../core/record.js';
-import { splitLines } from '../lines.js';
+import { splitLines } from '../../core/lines/lines.js';
 import { describeJsonValue, hintForObject, isDigestKey, isDigestObject, isPlainObject } from './json-shape.js';
 import { HEAD_CHARS, RecordsDocumentScanner, type ScanProblem } from './records-scanner.js';
 

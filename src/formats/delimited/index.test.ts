@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { RecordBatch } from '../../core/component.js';
 import { SluiceError } from '../../core/errors.js';
 import { delimitedFormat, type DelimitedOptions } from './index.js';
-import { compileTimestampPattern } from './timestamp-pattern.js';
+import { compileTimestampPattern } from '../../core/timestamp-pattern.js';
 
 async function decode(text: string | string[], options: DelimitedOptions) {
   const chunks = (Array.isArray(text) ? text : [text]).map((t) => Buffer.from(t));

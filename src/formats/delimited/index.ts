@@ -19,13 +19,13 @@
 import type { DecodeContext, Format, RecordBatch } from '../../core/component.js';
 import { SluiceError } from '../../core/errors.js';
 import { recordId, type Rejection, type SluiceRecord } from '../../core/record.js';
-import { splitLines } from '../lines.js';
+import { splitLines } from '../../core/lines/lines.js';
 import type { DelimitedFormatConfig } from './config.js';
 import { splitFields, type SplitOptions } from './split-fields.js';
-import { compileTimestampPattern, type TimestampParser } from './timestamp-pattern.js';
-import { compileRecordBuilder } from '../record-builder.js';
+import { compileTimestampPattern, type TimestampParser } from '../../core/timestamp-pattern.js';
+import { compileRecordBuilder } from '../../core/lines/record-builder.js';
 
-export { compileTimestampPattern, type TimestampParser } from './timestamp-pattern.js';
+export { compileTimestampPattern, type TimestampParser } from '../../core/timestamp-pattern.js';
 export { splitFields } from './split-fields.js';
 
 export const DELIMITED_REJECT_CODES = {

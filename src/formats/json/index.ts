@@ -14,8 +14,8 @@
  */
 import type { DecodeContext, Format, RecordBatch } from '../../core/component.js';
 import { recordId, type Rejection, type SluiceRecord } from '../../core/record.js';
-import { compileTimestampPattern, type TimestampParser } from '../delimited/timestamp-pattern.js';
-import { splitLines } from '../lines.js';
+import { compileTimestampPattern, type TimestampParser } from '../../core/timestamp-pattern.js';
+import { splitLines } from '../../core/lines/lines.js';
 
 export const JSON_REJECT_CODES = {
   syntax: 'JSON_SYNTAX',

@@ -12,7 +12,7 @@
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import type { DecodeContext, Format, RecordBatch } from '../../core/component.js';
 import { recordId, type Rejection, type SluiceRecord } from '../../core/record.js';
-import { compileTimestampPattern } from '../delimited/timestamp-pattern.js';
+import { compileTimestampPattern } from '../../core/timestamp-pattern.js';
 
 export const PARQUET_REJECT_CODES = {
   notParquet: 'PARQUET_INVALID',

@@ -28,11 +28,11 @@
 import type { DecodeContext, Format, RecordBatch } from '../../core/component.js';
 import type { Rejection, SluiceRecord } from '../../core/record.js';
 import { recordId } from '../../core/record.js';
-import { decodeLineRecords, isSpace, quoteValue, truncateRaw } from '../line-records.js';
-import type { SplitLinesOptions } from '../lines.js';
+import { decodeLineRecords, isSpace, quoteValue, truncateRaw } from '../../core/lines/line-records.js';
+import type { SplitLinesOptions } from '../../core/lines/lines.js';
 import { AccessLogTimeReader } from './access-log-time.js';
 import { INTEGER_COLUMNS, S3ACCESS_FIELDS, S3ACCESS_MIN_FIELDS, TIME_COLUMN } from './fields.js';
-import { compileRecordBuilder } from '../record-builder.js';
+import { compileRecordBuilder } from '../../core/lines/record-builder.js';
 
 export interface S3accessOptions {
   /** Passed to the line splitter (line length cap, batch size). */

@@ -22,10 +22,10 @@ import type { DecodeContext, Format, RecordBatch } from '../../core/component.js
 import { SluiceError } from '../../core/errors.js';
 import type { Rejection, SluiceRecord } from '../../core/record.js';
 import { recordId } from '../../core/record.js';
-import { DEFAULT_MAX_LINE_BYTES, splitLines, type SplitLinesOptions } from '../lines.js';
+import { DEFAULT_MAX_LINE_BYTES, splitLines, type SplitLinesOptions } from '../../core/lines/lines.js';
 import { awsFieldName, DEFAULT_FIELDS, fieldKind, FieldKind, isFieldNameShaped, KNOWN_FIELDS, recordKey } from './fields.js';
-import { isIpv4At, isIpv6At } from './ip-address.js';
-import { compileRecordBuilder } from '../record-builder.js';
+import { isIpv4At, isIpv6At } from '../../core/ip-address.js';
+import { compileRecordBuilder } from '../../core/lines/record-builder.js';
 
 export interface VpcflowOptions {
   /**

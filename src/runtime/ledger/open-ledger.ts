@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { SluiceError } from '../../core/errors.js';
-import { resolveSecretRef } from '../secrets.js';
+import { resolveSecretRef } from '../../core/secrets.js';
 import { LEDGER_SCHEMA_VERSION, openSqliteLedger, type SqliteLedgerOptions } from './sqlite.js';
 import {
   isPostgresUrl,

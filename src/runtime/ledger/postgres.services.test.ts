@@ -13,7 +13,7 @@ import { createFakeClock } from '../../testing/fake-clock.js';
 import { runLedgerConformance } from '../../testing/ledger-conformance.js';
 import type { Source } from '../../core/component.js';
 import type { ObjectRef } from '../../core/record.js';
-import { planObjectUnits } from '../planner.js';
+import { planObjectUnits } from '../plan/planner.js';
 import { describeLedger, openLedger } from './open-ledger.js';
 import { maskConnectionUrl, migratePostgresLedger, openPostgresLedger, POSTGRES_LEDGER_SCHEMA_VERSION } from './postgres.js';
 import type { UnitSpec } from './types.js';

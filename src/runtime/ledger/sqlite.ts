@@ -26,7 +26,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { SluiceError, type SerializedError } from '../../core/errors.js';
-import { crashPoint } from '../crash-points.js';
+import { crashPoint } from '../../core/crash-points.js';
 import {
   systemClock,
   UNIT_STATES,

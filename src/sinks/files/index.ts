@@ -41,11 +41,11 @@
 import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { Sink, SinkCommit, SinkWriter, UnitContext } from '../../core/component.js';
-import type { FilesSinkConfig } from '../../core/config.js';
+import type { FilesSinkConfig } from '../../pipeline/config.js';
 import { SluiceError, toSluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
-import { crashPoint } from '../../runtime/crash-points.js';
-import { fsyncDirectory, listFolder, makeFolder, probeWritableFolder, removeFile, TEMP_MARKER } from './atomic-file.js';
+import { crashPoint } from '../../core/crash-points.js';
+import { fsyncDirectory, listFolder, makeFolder, probeWritableFolder, removeFile, TEMP_MARKER } from '../../core/atomic-file.js';
 import { createPartLocator, type PartLocator } from './part-location.js';
 import { ndjsonPartFormat, parquetPartFormat, type PartFormat, type UnitPart } from './part-format.js';
 

@@ -21,7 +21,7 @@
 import { once } from 'node:events';
 import { open, type FileHandle } from 'node:fs/promises';
 import { createGzip, type Gzip, type ZlibOptions } from 'node:zlib';
-import { removeFile, tempPathFor, writeFully } from './atomic-file.js';
+import { removeFile, tempPathFor, writeFully } from '../../core/atomic-file.js';
 
 export interface PartWriterOptions {
   compression: 'gzip' | 'none';

@@ -4,14 +4,14 @@
  * rejected before any part is chosen); Parquet passes the record through and shreds it in the
  * part, reporting rejects through `onReject`.
  */
-import type { FilesSinkConfig } from '../../core/config.js';
+import type { FilesSinkConfig } from '../../pipeline/config.js';
 import type { SluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
-import { createNdjsonLineEncoder } from './ndjson-line.js';
+import { createNdjsonLineEncoder } from '../../core/ndjson-line.js';
 import { NdjsonPartWriter } from './ndjson-part-writer.js';
-import { chunkCodec } from './parquet-column-chunk.js';
-import { ParquetPartWriter } from './parquet-part-writer.js';
-import { namedParquetSchema } from './parquet-schema.js';
+import { chunkCodec } from './parquet/column-chunk.js';
+import { ParquetPartWriter } from './parquet/part-writer.js';
+import { namedParquetSchema } from './parquet/schema.js';
 
 /** One output file being written under its temp name. */
 export interface UnitPart<T> {

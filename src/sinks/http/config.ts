@@ -3,7 +3,7 @@
  * batches are built and retried is described in index.ts.
  */
 import { z } from 'zod';
-import { DEFAULT_BACKOFF } from '../../runtime/retry.js';
+import { DEFAULT_BACKOFF } from '../../core/retry.js';
 
 export const tlsSchema = z
   .strictObject({

@@ -4,10 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import type { Sink, SinkCommit, UnitContext } from '../../core/component.js';
-import { parsePipeline } from '../../core/config.js';
+import { parsePipeline } from '../../pipeline/config.js';
 import { SluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
-import { seededRandom } from '../../runtime/retry.js';
+import { seededRandom } from '../../core/retry.js';
 import { batchIdempotencyKey, createHttpSink, type HttpSinkConfig } from './index.js';
 
 interface Received {

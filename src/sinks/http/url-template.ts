@@ -7,7 +7,7 @@
  */
 import { SluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
-import { maskUrlCredentials } from '../../runtime/secrets.js';
+import { maskUrlCredentials } from '../../core/secrets.js';
 
 export interface UrlTemplate {
   /** Field names used, in order of appearance. */

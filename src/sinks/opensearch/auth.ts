@@ -16,7 +16,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { SluiceError } from '../../core/errors.js';
-import { isAsyncSecretRef, resolveSecretRef, resolveSecretRefAsync, type AwsSecretOptions } from '../../runtime/secrets.js';
+import { isAsyncSecretRef, resolveSecretRef, resolveSecretRefAsync, type AwsSecretOptions } from '../../core/secrets.js';
 import type { BulkAuthConfig } from './config.js';
 
 export interface AwsCredentials {

@@ -17,7 +17,7 @@
  */
 import { SluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
-import { createNdjsonLineEncoder } from '../files/ndjson-line.js';
+import { createNdjsonLineEncoder } from '../../core/ndjson-line.js';
 import type { IndexNamer } from './index-name.js';
 
 /** Documents of one bulk request, their bytes back to back, with per-document bookkeeping. */

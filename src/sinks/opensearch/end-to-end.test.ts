@@ -14,7 +14,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { collectStatus } from '../../cli/commands/status.js';
 import { checkPipeline } from '../../cli/commands/validate.js';
-import { loadPipelineFile } from '../../core/config.js';
+import { loadPipelineFile } from '../../pipeline/config.js';
 import { writeFlowLogObjects } from '../../demo/flow-log-generator.js';
 import { buildDemoInventory } from '../../demo/inventory.js';
 import { openSqliteLedger } from '../../runtime/ledger/sqlite.js';

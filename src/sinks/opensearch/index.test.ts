@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { Sink, SinkCommit, UnitContext } from '../../core/component.js';
-import { parsePipeline } from '../../core/config.js';
+import { parsePipeline } from '../../pipeline/config.js';
 import { SluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
-import { seededRandom, type RetryTiming } from '../../runtime/retry.js';
+import { seededRandom, type RetryTiming } from '../../core/retry.js';
 import { accountDelivery, startBulkServer, type BulkServerOptions, type RunningBulkServer } from '../../testing/bulk-server.js';
 import { createBulkSink, type BulkSinkConfig, type BulkSinkOptions } from './index.js';
 

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { UnitContext } from '../../core/component.js';
-import { parsePipeline } from '../../core/config.js';
+import { parsePipeline } from '../../pipeline/config.js';
 import { SluiceError } from '../../core/errors.js';
 import { accountDelivery, startBulkServer, type RunningBulkServer } from '../../testing/bulk-server.js';
 import { createBulkSink, type BulkSinkConfig } from './index.js';

@@ -10,10 +10,10 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { Sink, SinkCommit, SinkWriter, UnitContext } from '../../core/component.js';
-import type { SinkConfig } from '../../core/config.js';
+import type { SinkConfig } from '../../pipeline/config.js';
 import { SluiceError, toSluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
-import { createNdjsonLineEncoder, type NdjsonLineEncoder } from '../files/ndjson-line.js';
+import { createNdjsonLineEncoder, type NdjsonLineEncoder } from '../../core/ndjson-line.js';
 
 export type StdoutSinkConfig = Extract<SinkConfig, { type: 'stdout' }>;
 

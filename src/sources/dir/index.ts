@@ -17,7 +17,7 @@ import path from 'node:path';
 import type { FolderPage, Source, TimeWindow } from '../../core/component.js';
 import { SluiceError, toSluiceError } from '../../core/errors.js';
 import type { ObjectRef } from '../../core/record.js';
-import { isWindowSet, keyInWindow, prefixInWindow } from '../key-dates.js';
+import { isWindowSet, keyInWindow, prefixInWindow } from '../../core/key-dates.js';
 
 export interface DirSourceOptions {
   /** A key must match to be listed. */

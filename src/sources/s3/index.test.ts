@@ -9,8 +9,8 @@ import type { Source, TimeWindow } from '../../core/component.js';
 import { SluiceError } from '../../core/errors.js';
 import type { ObjectRef } from '../../core/record.js';
 import { startS3Server, type RunningS3Server } from '../../testing/s3-server.js';
-import { decompressByMagic } from '../decompress.js';
-import { keyInWindow } from '../key-dates.js';
+import { decompressByMagic } from '../../core/decompress.js';
+import { keyInWindow } from '../../core/key-dates.js';
 import { createS3Source, parseS3Uri } from './index.js';
 import { repoRoot } from '../../testing/repo-root.js';
 

@@ -22,7 +22,7 @@ import {
 import type { FolderPage, Source, TimeWindow } from '../../core/component.js';
 import { SluiceError, toSluiceError } from '../../core/errors.js';
 import type { ObjectRef } from '../../core/record.js';
-import { isWindowSet, keyInWindow, prefixInWindow } from '../key-dates.js';
+import { isWindowSet, keyInWindow, prefixInWindow } from '../../core/key-dates.js';
 
 export interface S3SourceOptions {
   /** `s3://bucket` or `s3://bucket/prefix`. */
@@ -46,8 +46,8 @@ export interface S3SourceOptions {
   maxSockets?: number;
 }
 
-export { parseS3Uri, type S3Location } from './uri.js';
-import { parseS3Uri } from './uri.js';
+export { parseS3Uri, type S3Location } from '../../core/s3/uri.js';
+import { parseS3Uri } from '../../core/s3/uri.js';
 
 const DEFAULT_MAX_SOCKETS = 128;
 

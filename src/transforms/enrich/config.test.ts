@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { z } from 'zod';
-import { loadPipelineFile, parsePipeline } from '../../core/config.js';
+import { loadPipelineFile, parsePipeline } from '../../pipeline/config.js';
 import { SluiceError } from '../../core/errors.js';
 import { enrichTransformSchema } from './config.js';
 

@@ -11,7 +11,7 @@ import { flowLogHeader, flowLogLines, type FlowLogFormat } from '../../demo/flow
 import { buildDemoInventory, inventoryTablesCsv, type DemoSubnet } from '../../demo/inventory.js';
 import { vpcflowFormat } from '../../formats/vpcflow/index.js';
 import type { EnrichTransformConfig } from './config.js';
-import { demoEnrichConfig } from './demo-config.js';
+import { demoEnrichConfig } from '../../demo/demo-enrich-config.js';
 import { MAX_COMPILED_SHAPES } from './enrich-plan.js';
 import { createEnrichTransform, type IntervalScheduler } from './index.js';
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { loadPipelineFile } from '../../core/config.js';
+import { loadPipelineFile } from '../../pipeline/config.js';
 import { SluiceError } from '../../core/errors.js';
 import { writeFlowLogObjects } from '../../demo/flow-log-generator.js';
 import { buildDemoInventory, inventoryTablesCsv } from '../../demo/inventory.js';

@@ -9,7 +9,7 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { SluiceError } from '../../core/errors.js';
 import { createEnrichTransform } from './index.js';
-import { describeSqlTableSuite } from './sql-table-suite.js';
+import { describeSqlTableSuite } from '../../testing/sql-table-suite.js';
 
 const POSTGRES_URL = 'postgres://postgres:pg-test-password@127.0.0.1:5432/test';
 const MARIADB_URL = 'mysql://root@127.0.0.1:3306/test';

@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { SluiceError } from '../../core/errors.js';
 import { loadSqlTable, maskUrl } from './sql-table.js';
-import { describeSqlTableSuite } from './sql-table-suite.js';
+import { describeSqlTableSuite } from '../../testing/sql-table-suite.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-enrich-sql-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));

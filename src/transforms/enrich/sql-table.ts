@@ -9,7 +9,7 @@
  * connection that cannot be made within CONNECT_TIMEOUT_MS fails.
  */
 import { SluiceError, toSluiceError } from '../../core/errors.js';
-import { isSecretRef, redactSecrets, resolveSecretRefAsync } from '../../runtime/secrets.js';
+import { isSecretRef, redactSecrets, resolveSecretRefAsync } from '../../core/secrets.js';
 import { hasScheme } from './config.js';
 import type { LoadedTable } from './loaded-table.js';
 

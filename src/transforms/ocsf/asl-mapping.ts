@@ -24,7 +24,7 @@
  */
 import { SluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
-import { compileTimestampPattern, type TimestampParser } from '../../formats/delimited/timestamp-pattern.js';
+import { compileTimestampPattern, type TimestampParser } from '../../core/timestamp-pattern.js';
 import type { AslCsvOptions } from './asl-config.js';
 import { readCsvFile, type CsvRow } from './asl-csv.js';
 import { compileDeclarativeMapping, type DeclarativeMappingSpec, type FieldRule, type OcsfValueType } from './declarative-mapping.js';

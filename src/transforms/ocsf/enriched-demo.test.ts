@@ -8,7 +8,7 @@ import type { SluiceRecord } from '../../core/record.js';
 import { flowLogChunks, flowLogHeader, type FlowLogFormat } from '../../demo/flow-log-generator.js';
 import { buildDemoInventory, inventoryTablesCsv } from '../../demo/inventory.js';
 import { vpcflowFormat } from '../../formats/vpcflow/index.js';
-import { demoEnrichConfig } from '../enrich/demo-config.js';
+import { demoEnrichConfig } from '../../demo/demo-enrich-config.js';
 import { createEnrichTransform } from '../enrich/index.js';
 import { createOcsfMapping, ocsfTransform } from './index.js';
 import { loadOcsfSchema } from './schema.js';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parsePipeline } from '../../core/config.js';
+import { parsePipeline } from '../../pipeline/config.js';
 import { SluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
-import { createTransform } from '../../core/registry.js';
+import { createTransform } from '../../pipeline/catalog.js';
 import { ocsfTransformSchema } from './config.js';
 import { createOcsfMapping, createOcsfTransform, MAX_REJECTED_RAW, MappingFailure, ocsfTransform, type OcsfMapping } from './index.js';
 

@@ -3,7 +3,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { parsePipeline } from '../../core/config.js';
+import { parsePipeline } from '../../pipeline/config.js';
 import { fixturePath } from '../../testing/repo-root.js';
 import { checkOcsfOutputSample } from './output-sample.js';
 

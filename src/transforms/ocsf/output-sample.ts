@@ -4,12 +4,12 @@
  * and every resulting event is checked against the shipped schema (validate.ts), with the
  * mapping's documented gaps allowed. Used by `sluice validate`; nothing is written anywhere.
  */
-import type { PipelineConfig, TransformConfig } from '../../core/config.js';
+import type { PipelineConfig, TransformConfig } from '../../pipeline/config.js';
 import type { RecordBatch, Transform } from '../../core/component.js';
 import { toSluiceError } from '../../core/errors.js';
 import { objectIdPrefix, type ObjectRef } from '../../core/record.js';
-import { createFormat, createSource, createTransforms } from '../../core/registry.js';
-import { decompressByMagic } from '../../sources/decompress.js';
+import { createFormat, createSource, createTransforms } from '../../pipeline/catalog.js';
+import { decompressByMagic } from '../../core/decompress.js';
 import type { OcsfTransformConfig } from './config.js';
 import { createOcsfMapping } from './index.js';
 import { loadOcsfSchema } from './schema.js';

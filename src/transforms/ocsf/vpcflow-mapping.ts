@@ -53,7 +53,7 @@
  * field set (one per header).
  */
 import type { SluiceRecord } from '../../core/record.js';
-import { isIpAddressAt } from '../../formats/vpcflow/ip-address.js';
+import { isIpAddressAt } from '../../core/ip-address.js';
 import { MappingFailure, OCSF_REJECT_CODES, type OcsfEvent, type OcsfMapping, type OcsfMappingOptions } from './mapping.js';
 
 /**

@@ -1,0 +1,81 @@
+import path from 'node:path';
+import type { Sink } from '../core/component.js';
+import type { PipelineConfig } from './config.js';
+import { createFormat, createSink, createSource, createTransforms } from './catalog.js';
+import type { UnitPipeline } from '../runtime/process-unit.js';
+import { isLedgerReference } from '../runtime/ledger/open-ledger.js';
+import { unitStagesOf } from '../runtime/finalize.js';
+
+/** Where rejected lines and records go: runtime.deadLetters, else `<first files sink>/_rejected`, else beside the ledger. */
+export function deadLetterDirFor(config: PipelineConfig): string {
+  if (config.runtime.deadLetters) return config.runtime.deadLetters;
+  const files = config.sinks.find((s) => s.type === 'files');
+  if (files && files.type === 'files') return path.join(files.path, '_rejected');
+  // A database ledger has no folder to sit beside: fall back to the working directory.
+  const beside = isLedgerReference(config.runtime.state) ? path.resolve('.sluice') : path.dirname(config.runtime.state);
+  return path.join(beside, 'dead-letters', config.name);
+}
+
+/** Builds the components of a pipeline and opens its transforms (tables loaded, connections made). */
+export async function openUnitPipeline(config: PipelineConfig): Promise<UnitPipeline> {
+  // With an aggregate, units feed its partial results; its finalize step feeds the sinks (finalize.ts).
+  const stages = unitStagesOf(config);
+  const pipeline: UnitPipeline = {
+    source: createSource(config.source),
+    format: createFormat(config.format),
+    transforms: stages.transforms,
+    sinks: stages.sinks,
+    deadLetterDir: deadLetterDirFor(config),
+    readConcurrency: config.source.concurrency,
+  };
+  try {
+    for (const transform of pipeline.transforms) await transform.open?.();
+  } catch (err) {
+    await closeUnitPipeline(pipeline);
+    throw err;
+  }
+  return pipeline;
+}
+
+/**
+ * What a run checks once, in the main thread, before planning or leasing anything: the sinks
+ * (options this Node cannot honour, such as zstd Parquet on Node 20; a folder that cannot be
+ * written) and the transforms (tables loaded, databases reached). Without it such a problem
+ * would fail every unit in its worker, each retried with backoff until dead.
+ */
+export async function preflightPipeline(config: PipelineConfig): Promise<void> {
+  await preflightSinks(config);
+  await preflightTransforms(config);
+}
+
+/** Creates each sink (which validates its options) and runs its own preflight check, then closes it. */
+export async function preflightSinks(config: PipelineConfig): Promise<void> {
+  const sinks: Sink[] = [];
+  try {
+    for (const sinkConfig of config.sinks) {
+      const sink = createSink(sinkConfig);
+      sinks.push(sink);
+      await sink.preflight?.();
+    }
+  } finally {
+    await Promise.allSettled(sinks.map((s) => s.close?.()));
+  }
+}
+
+/** Opens and closes the transforms once, so that a bad table or an unreachable database fails the run before any work. */
+export async function preflightTransforms(config: PipelineConfig): Promise<void> {
+  const transforms = createTransforms(config.transforms);
+  try {
+    for (const transform of transforms) await transform.open?.();
+  } finally {
+    await Promise.allSettled(transforms.map((t) => t.close?.()));
+  }
+}
+
+export async function closeUnitPipeline(pipeline: UnitPipeline): Promise<void> {
+  await Promise.allSettled([
+    pipeline.source.close?.(),
+    ...pipeline.transforms.map((t) => t.close?.()),
+    ...pipeline.sinks.map((s) => s.close?.()),
+  ]);
+}
