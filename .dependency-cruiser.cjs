@@ -43,8 +43,8 @@ module.exports = {
       name: 'components-in-folders',
       severity: 'error',
       comment: 'Every component lives in a folder of its own (sources/<name>/...), nothing loose at a kind root.',
-      from: { path: '^src/(sources|formats|transforms|sinks)/[^/]+\\.ts$' },
-      to: {},
+      from: {},
+      to: { path: '^src/(sources|formats|transforms|sinks)/[^/]+\\.ts$' },
     },
     {
       name: 'catalog-below-runtime',

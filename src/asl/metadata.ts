@@ -20,7 +20,7 @@
  */
 import { SluiceError } from '../core/errors.js';
 import { readCsvFile, type CsvRow } from '../transforms/ocsf/asl-csv.js';
-import { parseDate } from '../runtime/plan/month-planner.js';
+import { parseIsoDate } from '../core/key-dates.js';
 
 export const ASL_METADATA_COLUMNS = [
   'source_log_type',
@@ -152,7 +152,7 @@ export function parseAslMetadata(rows: CsvRow[], file: string): AslSource[] {
     const date = (name: (typeof ASL_METADATA_COLUMNS)[number]): string | undefined => {
       const v = cell(name).trim().replace(/^"+|"+$/g, '');
       if (v === '') return undefined;
-      if (parseDate(v) === undefined) {
+      if (parseIsoDate(v) === undefined) {
         bad(name, v, 'a date written yyyy-MM-dd (e.g. 2023-05-22)');
         return undefined;
       }

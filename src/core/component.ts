@@ -7,6 +7,7 @@
  * Sinks never touch the ledger: they report what they delivered and what they rejected, and the
  * runtime does the accounting. That way a new sink cannot get checkpointing wrong.
  */
+import type { z } from 'zod';
 import type { ObjectRef, Rejection, SluiceRecord } from './record.js';
 
 /** Inclusive-exclusive time window used to prune date-partitioned layouts. */
@@ -134,3 +135,69 @@ export interface Sink {
   preflight?(): Promise<void>;
   close?(): Promise<void>;
 }
+
+/** What one unit runs through: the components a pipeline's config builds (see pipeline/build-pipeline.ts). */
+export interface UnitPipeline {
+  source: Source;
+  format: Format;
+  transforms: Transform[];
+  sinks: Sink[];
+  deadLetterDir: string;
+  /** GETs in flight inside a multi-object unit (default 64). */
+  readConcurrency?: number;
+}
+
+/**
+ * A transform whose answer spans units (an aggregate bucket covers many objects): the runtime runs
+ * it in two phases. Object units hand their records to `partialSink` instead of the pipeline's
+ * sinks, and each unit's commit writes its partial (named by the unit's output stem, so retries
+ * and re-runs overwrite rather than add). When every unit is done, one finalize unit `merge`s
+ * the partials and sends the result records through the later transforms to the sinks.
+ * The runtime knows nothing else of the transform (runtime/finalize.ts).
+ */
+export interface Barrier {
+  /** What the merged answer depends on besides its inputs (the transform's config): part of the finalize unit's id. */
+  readonly identity: unknown;
+  /** The sink object units write instead of the pipeline's sinks. */
+  partialSink(partialsDir: string): Sink;
+  /** Where the unit with this output stem put its partial. */
+  partialFor(partialsDir: string, outputStem: string): string;
+  /** Merges the partials (`uri` the partial, `key` the unit it came from, for messages) into result records. */
+  merge(partials: readonly ObjectRef[], resultsObject: string, signal?: AbortSignal): Promise<Iterable<SluiceRecord>>;
+}
+
+/**
+ * A component as the catalog (pipeline/catalog.ts) lists it: its `type` (the discriminator in
+ * the pipeline file), its strict zod schema (every field `.describe`d: it also drives docs and
+ * `sluice validate`), and the factory. Adding a component is one folder exporting one of these
+ * plus one line in the catalog.
+ */
+export interface ComponentDescriptor<S extends z.ZodType, T, Ctx = void> {
+  readonly type: string;
+  readonly schema: S;
+  create(config: z.output<S>, context: Ctx): T;
+  /** Resolves the config's local paths against the pipeline file's folder. */
+  resolvePaths?(config: z.output<S>, resolveLocal: (path: string) => string): z.output<S>;
+}
+
+/** What a format's factory may ask of the catalog: another format (cwl reads vpcflow, cloudtrail... inside its payloads). */
+export interface FormatContext {
+  createFormat(config: { type: string }): Format;
+}
+
+export interface FormatDescriptor<S extends z.ZodType = z.ZodType> extends ComponentDescriptor<S, Format, FormatContext> {
+  /** The format may be named alone (`format: vpcflow`) when all its options have defaults. */
+  readonly bareName?: boolean;
+}
+
+export type SinkDescriptor<S extends z.ZodType = z.ZodType> = ComponentDescriptor<S, Sink>;
+
+export interface TransformDescriptor<S extends z.ZodType = z.ZodType> extends ComponentDescriptor<S, Transform> {
+  /** Set for transforms whose answer spans units (see Barrier). */
+  barrier?(config: z.output<S>): Barrier;
+}
+
+/** Identity functions that check a descriptor's shape where it is written, keeping its schema's precise type. */
+export const defineFormat = <S extends z.ZodType>(d: FormatDescriptor<S>): FormatDescriptor<S> => d;
+export const defineSink = <S extends z.ZodType>(d: SinkDescriptor<S>): SinkDescriptor<S> => d;
+export const defineTransform = <S extends z.ZodType>(d: TransformDescriptor<S>): TransformDescriptor<S> => d;

@@ -340,3 +340,15 @@ function badDate(text: string, flag: string, reason: string): SluiceError {
     hint: `for example ${flag} 2024-01-02 or ${flag} 2024-01-02T03:00Z`,
   });
 }
+
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** A calendar date written yyyy-MM-dd as epoch ms at 00:00 UTC; undefined when malformed or not a real day. */
+export function parseIsoDate(text: string): number | undefined {
+  const m = ISO_DATE.exec(text);
+  if (!m) return undefined;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const ms = Date.UTC(y, mo - 1, d);
+  const back = new Date(ms);
+  return back.getUTCFullYear() === y && back.getUTCMonth() === mo - 1 && back.getUTCDate() === d ? ms : undefined;
+}

@@ -22,7 +22,6 @@
 import { readFileSync } from 'node:fs';
 // The Secrets Manager and SSM clients are imported where they are used: most processes (and every
 // Lambda bundle whose pipeline has no aws- reference) never evaluate them.
-import type { PipelineConfig } from '../pipeline/config.js';
 import { SluiceError, toSluiceError } from './errors.js';
 
 const SECRETS_MANAGER = 'aws-secretsmanager:';
@@ -241,6 +240,14 @@ export function redactSecrets(text: string, secrets: readonly string[]): string 
   return out;
 }
 
+/** The parts of a pipeline that can hold credentials (a parsed pipeline has this shape). */
+export interface SecretBearingConfig {
+  source: { secretAccessKey?: string };
+  transforms: readonly unknown[];
+  sinks: readonly unknown[];
+  runtime: { state: string; literalSecrets?: boolean };
+}
+
 /** Header names whose values are credentials. */
 const SENSITIVE_HEADER = /^(authorization|proxy-authorization|cookie)$|token|secret|api[-_]?key|password|passwd|credential/i;
 
@@ -253,7 +260,7 @@ export function isSensitiveHeader(name: string): boolean {
  * The places in a pipeline holding a secret written literally instead of as a reference, as
  * `path: what` lines for `sluice validate`. Empty when `runtime.literalSecrets: true` allows them.
  */
-export function literalSecretsIn(config: PipelineConfig): string[] {
+export function literalSecretsIn(config: SecretBearingConfig): string[] {
   if (config.runtime.literalSecrets) return [];
   const found: string[] = [];
   const check = (where: string, value: unknown, what: string) => {

@@ -1,10 +1,7 @@
 import path from 'node:path';
-import type { Sink } from '../core/component.js';
-import type { PipelineConfig } from './config.js';
-import { createFormat, createSink, createSource, createTransforms } from './catalog.js';
-import type { UnitPipeline } from '../runtime/process-unit.js';
-import { isLedgerReference } from '../runtime/ledger/open-ledger.js';
-import { unitStagesOf } from '../runtime/finalize.js';
+import type { Sink, Transform, UnitPipeline } from '../core/component.js';
+import { isLedgerReference, type PipelineConfig } from './config.js';
+import { barrierStageOf, createFormat, createSink, createSource, createTransforms } from './catalog.js';
 
 /** Where rejected lines and records go: runtime.deadLetters, else `<first files sink>/_rejected`, else beside the ledger. */
 export function deadLetterDirFor(config: PipelineConfig): string {
@@ -14,6 +11,26 @@ export function deadLetterDirFor(config: PipelineConfig): string {
   // A database ledger has no folder to sit beside: fall back to the working directory.
   const beside = isLedgerReference(config.runtime.state) ? path.resolve('.sluice') : path.dirname(config.runtime.state);
   return path.join(beside, 'dead-letters', config.name);
+}
+
+/** Folder of the per-unit partials of a barrier transform: its `partials` option, else beside the ledger. */
+export function partialsDirFor(config: PipelineConfig, stage: { config: { partials?: string } }): string {
+  if (stage.config.partials) return stage.config.partials;
+  const beside = isLedgerReference(config.runtime.state) ? path.resolve('.sluice') : path.dirname(config.runtime.state);
+  return path.join(beside, 'partials', config.name);
+}
+
+/**
+ * What object units run: all transforms and the pipeline's sinks, or, with a barrier transform
+ * (an aggregate), the transforms before it and its partial sink (runtime/finalize.ts does the rest).
+ */
+export function unitStagesOf(config: PipelineConfig): { transforms: Transform[]; sinks: Sink[] } {
+  const stage = barrierStageOf(config.transforms);
+  if (!stage) return { transforms: createTransforms(config.transforms), sinks: config.sinks.map(createSink) };
+  return {
+    transforms: createTransforms(config.transforms.slice(0, stage.index)),
+    sinks: [stage.barrier.partialSink(partialsDirFor(config, stage as { config: { partials?: string } }))],
+  };
 }
 
 /** Builds the components of a pipeline and opens its transforms (tables loaded, connections made). */

@@ -1,97 +1,38 @@
 /**
- * The explicit component registry: every source, format, transform and sink Sluice knows is
- * listed here by static import, so nothing registers itself as an import side effect and a
- * bundle (e.g. a Lambda) carries only what the registry it imports names.
+ * The factories of the catalog: a parsed config in, a component out, found by `type` in the
+ * static list (components.ts). The runtime builds every unit's pipeline through these.
  */
-import type { FormatConfig, SinkConfig, SourceConfig, TransformConfig } from './config.js';
-import type { Format, Sink, Source, Transform } from '../core/component.js';
+import type { Barrier, Format, FormatContext, Sink, Source, Transform } from '../core/component.js';
 import { SluiceError } from '../core/errors.js';
-import { vpcflowFormat } from '../formats/vpcflow/index.js';
-import { cloudtrailFormat } from '../formats/cloudtrail/index.js';
-import { s3accessFormat } from '../formats/s3access/index.js';
-import { albFormat } from '../formats/alb/index.js';
-import { cwlFormat, type CwlInner } from '../formats/cwl/index.js';
-import type { CwlInnerFormatConfig } from '../formats/cwl/config.js';
-import { delimitedFormat } from '../formats/delimited/index.js';
-import { jsonFormat, ndjsonFormat } from '../formats/json/index.js';
-import { parquetFormat } from '../formats/parquet/index.js';
-import { createFilesSink } from '../sinks/files/index.js';
-import { createStdoutSink } from '../sinks/stdout/index.js';
-import { createHttpSink } from '../sinks/http/index.js';
-import { createBulkSink } from '../sinks/opensearch/index.js';
+import type { FormatConfig, SinkConfig, SourceConfig, TransformConfig } from './config.js';
+import { FORMATS, SINKS, TRANSFORMS } from './components.js';
 import { openSource } from './open-source.js';
-import { createEnrichTransform } from '../transforms/enrich/index.js';
-import { createOcsfTransform } from '../transforms/ocsf/index.js';
-import { createAggregateTransform } from '../transforms/aggregate/index.js';
 
-export function createFormat(config: FormatConfig): Format {
-  switch (config.type) {
-    case 'vpcflow':
-      return vpcflowFormat('fields' in config ? { fields: config.fields } : {});
-    case 'cloudtrail':
-      return cloudtrailFormat({
-        mode: 'mode' in config ? config.mode : undefined,
-        maxRecordBytes: 'maxRecordMb' in config && config.maxRecordMb !== undefined ? Math.round(config.maxRecordMb * 1024 * 1024) : undefined,
-      });
-    case 's3access':
-      return s3accessFormat();
-    case 'alb':
-      return albFormat();
-    case 'cwl':
-      return cwlFormat({
-        inner: cwlInnerFormat(config.inner),
-        metadata: config.metadata,
-        maxPayloadBytes: config.maxPayloadMb === undefined ? undefined : Math.round(config.maxPayloadMb * 1024 * 1024),
-      });
-    case 'delimited':
-      return delimitedFormat('delimiter' in config ? config : {});
-    case 'json':
-      return jsonFormat('recordPath' in config || 'timestamp' in config || 'maxObjectMb' in config ? config : {});
-    case 'ndjson':
-      return ndjsonFormat('recordPath' in config || 'timestamp' in config ? config : {});
-    case 'parquet':
-      return parquetFormat('maxObjectMb' in config ? config : {});
-    default:
-      throw new SluiceError(`unknown format "${(config as { type: string }).type}"`, { code: 'UNKNOWN_FORMAT', stage: 'config' });
+type AnyDescriptor<T, Ctx = void> = { type: string; create(config: never, context: Ctx): T };
+
+function descriptorOf<D extends { type: string }>(list: readonly D[], type: string, kind: string, code: string): D {
+  const found = list.find((d) => d.type === type);
+  if (!found) {
+    throw new SluiceError(`unknown ${kind} "${type}" (known: ${list.map((d) => d.type).join(', ')})`, { code, stage: 'config' });
   }
+  return found;
 }
 
-/** The format reading the messages inside CloudWatch Logs payloads (no header line there). */
-function cwlInnerFormat(inner: CwlInnerFormatConfig): CwlInner {
-  if (inner.type === 'json' || inner.type === 'text') return inner.type;
-  if (inner.type === 'cloudtrail') return cloudtrailFormat({ mode: 'ndjson' });
-  if (inner.type === 's3access') return s3accessFormat();
-  if (inner.type === 'alb') return albFormat();
-  return vpcflowFormat('fields' in inner ? { fields: inner.fields } : {});
+const formatContext: FormatContext = { createFormat: (config) => createFormat(config as FormatConfig) };
+
+export function createFormat(config: FormatConfig): Format {
+  const d = descriptorOf(FORMATS as readonly AnyDescriptor<Format, FormatContext>[], config.type, 'format', 'UNKNOWN_FORMAT');
+  return (d.create as (c: FormatConfig, ctx: FormatContext) => Format)(config, formatContext);
 }
 
 export function createSink(config: SinkConfig): Sink {
-  switch (config.type) {
-    case 'files':
-      return createFilesSink(config);
-    case 'stdout':
-      return createStdoutSink(config);
-    case 'opensearch':
-    case 'elasticsearch':
-      return createBulkSink(config);
-    case 'http':
-      return createHttpSink(config);
-    default:
-      throw new SluiceError(`unknown sink "${(config as { type: string }).type}"`, { code: 'UNKNOWN_SINK', stage: 'config' });
-  }
+  const d = descriptorOf(SINKS as readonly AnyDescriptor<Sink>[], config.type, 'sink', 'UNKNOWN_SINK');
+  return (d.create as (c: SinkConfig) => Sink)(config);
 }
 
 export function createTransform(config: TransformConfig): Transform {
-  switch (config.type) {
-    case 'enrich':
-      return createEnrichTransform(config);
-    case 'ocsf':
-      return createOcsfTransform(config);
-    case 'aggregate':
-      return createAggregateTransform(config);
-    default:
-      throw new SluiceError(`unknown transform "${(config as { type: string }).type}"`, { code: 'UNKNOWN_TRANSFORM', stage: 'config' });
-  }
+  const d = descriptorOf(TRANSFORMS as readonly AnyDescriptor<Transform>[], config.type, 'transform', 'UNKNOWN_TRANSFORM');
+  return (d.create as (c: TransformConfig) => Transform)(config);
 }
 
 export function createTransforms(configs: readonly TransformConfig[]): Transform[] {
@@ -100,4 +41,14 @@ export function createTransforms(configs: readonly TransformConfig[]): Transform
 
 export function createSource(config: SourceConfig): Source {
   return openSource(config);
+}
+
+/** The first transform whose answer spans units (an aggregate), with its position and its barrier. */
+export function barrierStageOf(transforms: readonly TransformConfig[]): { index: number; config: TransformConfig; barrier: Barrier } | undefined {
+  for (let index = 0; index < transforms.length; index++) {
+    const config = transforms[index]!;
+    const d = TRANSFORMS.find((t) => t.type === config.type) as { barrier?: (c: TransformConfig) => Barrier } | undefined;
+    if (d?.barrier) return { index, config, barrier: d.barrier(config) };
+  }
+  return undefined;
 }

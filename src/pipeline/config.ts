@@ -9,18 +9,9 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { SluiceError } from '../core/errors.js';
-import { enrichTransformSchema, resolveEnrichPaths } from '../transforms/enrich/config.js';
-import { ocsfTransformSchema } from '../transforms/ocsf/config.js';
-import { httpSinkSchema } from '../sinks/http/config.js';
-import { elasticsearchSinkSchema, opensearchSinkSchema } from '../sinks/opensearch/config.js';
-import { cwlFormatSchema } from '../formats/cwl/config.js';
-import { aggregateTransformSchema } from '../transforms/aggregate/config.js';
-import { delimitedFormatSchema } from '../formats/delimited/config.js';
-import { jsonFormatSchema, ndjsonFormatSchema } from '../formats/json/config.js';
-import { parquetFormatSchema } from '../formats/parquet/config.js';
-import { loadPlanSchema } from '../runtime/plan/month-planner.js';
-import { groupSchema } from '../runtime/plan/group-planner.js';
-import { notifySchema } from '../runtime/notify.js';
+import type { FormatDescriptor } from '../core/component.js';
+import { FORMATS, SINKS, TRANSFORMS } from './components.js';
+import { groupSchema, loadPlanSchema, notifySchema } from './run-config.js';
 
 const sourceSchema = z
   .strictObject({
@@ -41,67 +32,24 @@ const sourceSchema = z
   })
   .describe('Where the raw logs are.');
 
-const vpcflowFormatSchema = z.strictObject({
-  type: z.literal('vpcflow'),
-  fields: z
-    .string()
-    .optional()
-    .describe('Field order for lines without a header (CloudWatch Logs delivery); default: the v2 default format.'),
-});
 
-const cloudtrailFormatSchema = z.strictObject({
-  type: z.literal('cloudtrail'),
-  mode: z
-    .enum(['auto', 'records', 'ndjson'])
-    .optional()
-    .describe('records: {"Records":[...]} delivery files; ndjson: one event per line; auto (default): told apart by the first bytes.'),
-  maxRecordMb: z.number().positive().max(1024).optional().describe('Largest single record kept, in MiB (default 32); larger ones are rejected.'),
-});
 
-const s3accessFormatSchema = z.strictObject({ type: z.literal('s3access') });
-const albFormatSchema = z.strictObject({ type: z.literal('alb') });
+
+/** The schemas of a list of descriptors, as a tuple (so the unions below keep each member's type). */
+type SchemasOf<T extends readonly { schema: z.ZodType }[]> = { -readonly [K in keyof T]: T[K]['schema'] };
+const schemasOf = <T extends readonly { schema: z.ZodType }[]>(list: T) => list.map((d) => d.schema) as unknown as SchemasOf<T>;
+
+const bareFormatNames = FORMATS.filter((d: FormatDescriptor) => d.bareName).map((d) => d.type) as [string, ...string[]];
 
 export const formatSchema = z
-  .union([
-    z.literal('vpcflow'), vpcflowFormatSchema,
-    z.literal('cloudtrail'), cloudtrailFormatSchema,
-    z.literal('s3access'), s3accessFormatSchema,
-    z.literal('alb'), albFormatSchema,
-    cwlFormatSchema,
-    z.literal('delimited'), delimitedFormatSchema,
-    z.literal('json'), jsonFormatSchema,
-    z.literal('ndjson'), ndjsonFormatSchema,
-    z.literal('parquet'), parquetFormatSchema,
-  ])
-  .transform((f) => (typeof f === 'string' ? { type: f } : f))
-  .describe('How to decode the objects: a format name or { type, ...options }.');
+  .union([z.enum(bareFormatNames), ...schemasOf(FORMATS)])
+  // A bare name means the format with every option at its default.
+  .transform((f) => (typeof f === 'string' ? (FORMATS.find((d) => d.type === f)!.schema.parse({ type: f }) as z.output<(typeof FORMATS)[number]['schema']>) : f))
+  .describe(`How to decode the objects: a format name (${bareFormatNames.join(', ')}) or { type, ...options }.`);
 
-const filesSinkSchema = z.strictObject({
-  type: z.literal('files'),
-  path: z.string().min(1).describe('Output folder.'),
-  format: z.enum(['ndjson', 'parquet']).default('ndjson').describe('File format of the parts.'),
-  layout: z.enum(['date', 'security-lake']).default('date').describe('Folders: date = event-time partitions (see partition); security-lake = region=<r>/accountId=<a>/eventDay=<yyyymmdd>/, one OCSF class per file.'),
-  partition: z.enum(['day', 'hour', 'month', 'none']).default('day').describe('Partition folders by event time (layout: date): yyyy/mm/dd, yyyy/mm/dd/HH, yyyy/mm, or none. With a cloudtrail-layout source, month sinks are written by month units and the others by day units.'),
-  targetSizeMb: z.number().positive().default(64).describe('Target size of one part in MB: uncompressed bytes for NDJSON, file bytes for Parquet.'),
-  compression: z.enum(['gzip', 'none']).default('gzip').describe('Compression of NDJSON parts.'),
-  gzipLevel: z.number().int().min(1).max(9).default(3).describe('gzip level (1 = fastest, 9 = smallest); 3 costs ~2/3 of the CPU of 6 for files ~19% larger.'),
-  parquetCompression: z.enum(['snappy', 'zstd', 'gzip', 'none']).default('snappy').describe('Compression of Parquet column chunks (zstd needs Node 22.15 or later).'),
-  rowGroupRows: z.number().int().min(1).max(10_000_000).default(65_536).describe('Rows per Parquet row group, at most (a row group is also cut at ~64 MB of buffered data).'),
-  schema: z.enum(['inferred', 'cloudtrail']).default('inferred').describe("Parquet schema: inferred from each part's first records, or cloudtrail (the fixed CloudTrail columns, nested parts as JSON strings); values that do not fit go to the _overflow JSON column)."),
-  idField: z.union([z.string().min(1), z.literal(false)]).default('_id').describe('Field carrying the record id, or false.'),
-}).refine((s) => s.layout !== 'security-lake' || s.partition === 'day', {
-  message: 'layout security-lake always partitions by eventDay: remove `partition` or set it to day',
-  path: ['partition'],
-});
+export const transformSchema = z.discriminatedUnion('type', schemasOf(TRANSFORMS));
 
-const stdoutSinkSchema = z.strictObject({
-  type: z.literal('stdout'),
-  idField: z.union([z.string().min(1), z.literal(false)]).default('_id'),
-});
-
-export const transformSchema = z.discriminatedUnion('type', [enrichTransformSchema, ocsfTransformSchema, aggregateTransformSchema]);
-
-export const sinkSchema = z.discriminatedUnion('type', [filesSinkSchema, stdoutSinkSchema, opensearchSinkSchema, elasticsearchSinkSchema, httpSinkSchema]);
+export const sinkSchema = z.discriminatedUnion('type', schemasOf(SINKS));
 
 const runtimeSchema = z
   .strictObject({
@@ -135,7 +83,7 @@ export const pipelineSchema = z
 
 export type PipelineConfig = z.output<typeof pipelineSchema>;
 export type SinkConfig = z.output<typeof sinkSchema>;
-export type FilesSinkConfig = z.output<typeof filesSinkSchema>;
+export type { FilesSinkConfig } from '../sinks/files/config.js';
 export type TransformConfig = z.output<typeof transformSchema>;
 export type FormatConfig = z.output<typeof formatSchema>;
 export type SourceConfig = z.output<typeof sourceSchema>;
@@ -183,22 +131,26 @@ export function loadPipelineFile(file: string): PipelineConfig {
 
 function resolvePaths(config: PipelineConfig, baseDir: string): PipelineConfig {
   const resolveLocal = (p: string) => (p.startsWith('s3://') || path.isAbsolute(p) ? p : path.resolve(baseDir, p));
+  const resolveWith = <C extends { type: string }>(list: readonly { type: string; resolvePaths?: (c: never, r: (p: string) => string) => unknown }[], c: C): C => {
+    const resolve = list.find((d) => d.type === c.type)?.resolvePaths as ((c: C, r: (p: string) => string) => C) | undefined;
+    return resolve ? resolve(c, resolveLocal) : c;
+  };
   return {
     ...config,
     source: { ...config.source, uri: resolveLocal(config.source.uri) },
-    sinks: config.sinks.map((s) =>
-      s.type === 'files' ? { ...s, path: resolveLocal(s.path) } : 'tls' in s && s.tls?.ca !== undefined ? { ...s, tls: { ...s.tls, ca: resolveLocal(s.tls.ca) } } : s,
-    ),
-    transforms: config.transforms.map((t) =>
-      t.type === 'enrich' ? resolveEnrichPaths(t, resolveLocal) : t.type === 'ocsf' && /\.csv$/i.test(t.mapping) ? { ...t, mapping: resolveLocal(t.mapping) } : t.type === 'aggregate' && t.partials !== undefined ? { ...t, partials: resolveLocal(t.partials) } : t,
-    ),
+    sinks: config.sinks.map((s) => resolveWith(SINKS, s)),
+    transforms: config.transforms.map((t) => resolveWith(TRANSFORMS, t)),
     runtime: {
       ...config.runtime,
-      // A database URL or a secret reference to one is not a path.
-      state: /^(postgres(ql)?:\/\/|env:|file:)/i.test(config.runtime.state) ? config.runtime.state : resolveLocal(config.runtime.state),
+      state: isLedgerReference(config.runtime.state) ? config.runtime.state : resolveLocal(config.runtime.state),
       deadLetters: config.runtime.deadLetters === undefined ? undefined : resolveLocal(config.runtime.deadLetters),
     },
   };
+}
+
+/** True when `runtime.state` names a database or a secret reference rather than a SQLite file path. */
+export function isLedgerReference(state: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(state) || state.startsWith('env:') || state.startsWith('file:');
 }
 
 type Issue = z.core.$ZodIssue;

@@ -13,7 +13,9 @@ import { setMaxListeners } from 'node:events';
 import type { UnitContext, UnitPartition } from '../core/component.js';
 import { SluiceError, toSluiceError } from '../core/errors.js';
 import type { ObjectRef } from '../core/record.js';
-import type { Clock, FailOutcome, Lease, Ledger, RetryPolicy, UnitResult } from './ledger/types.js';
+import type { Clock, FailOutcome, Lease, Ledger, RetryPolicy, UnitPayload, UnitResult } from './ledger/types.js';
+
+export type { UnitPayload } from './ledger/types.js';
 import { systemClock } from './ledger/types.js';
 import { crashPoint } from '../core/crash-points.js';
 import type { UnitProgress } from './process-unit.js';
@@ -42,13 +44,6 @@ export interface ExecuteOptions {
   events?: ExecutorEvents;
 }
 
-/** What the planner stores in a unit's payload. */
-export interface UnitPayload {
-  objects: ObjectRef[];
-  outputStem: string;
-  /** Partition units only (see partition-planner.ts). */
-  partition?: UnitPartition;
-}
 
 export function unitContextOf(lease: Lease): UnitContext {
   const payload = lease.unit.payload as UnitPayload;

@@ -23,49 +23,24 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import type { Format, RecordBatch, Sink, Source, Transform, UnitContext } from '../core/component.js';
-import type { PipelineConfig } from '../pipeline/config.js';
-import type { ObjectRef } from '../core/record.js';
-import { createSink, createTransforms } from '../pipeline/catalog.js';
-import type { AggregateTransformConfig } from '../transforms/aggregate/config.js';
-import { createAggregatePartialSink, DistinctPeers, partialFileFor, readPartial } from '../transforms/aggregate/index.js';
-import { deadLetterDirFor } from '../pipeline/build-pipeline.js';
+import type { Barrier, Format, RecordBatch, Source, UnitContext, UnitPipeline } from '../core/component.js';
+import type { PipelineConfig, TransformConfig } from '../pipeline/config.js';
+import type { ObjectRef, SluiceRecord } from '../core/record.js';
+import { barrierStageOf, createSink, createTransforms } from '../pipeline/catalog.js';
+import { deadLetterDirFor, partialsDirFor } from '../pipeline/build-pipeline.js';
 import { executeUnits } from './executor.js';
-import { isLedgerReference } from './ledger/open-ledger.js';
 import type { Clock, Ledger, UnitResult } from './ledger/types.js';
-import { processUnit, type UnitPipeline } from './process-unit.js';
+import { processUnit } from './process-unit.js';
 import type { UnitRunner } from './unit-runner.js';
 
-/** The pipeline's aggregate transform and its position, if it has one. */
-export function aggregateStageOf(config: PipelineConfig): { index: number; config: AggregateTransformConfig } | undefined {
-  const index = config.transforms.findIndex((t) => t.type === 'aggregate');
-  if (index < 0) return undefined;
-  return { index, config: config.transforms[index] as AggregateTransformConfig };
-}
-
-/** Folder of the per-unit partials: the aggregate's `partials`, else beside the ledger. */
-export function partialsDirFor(config: PipelineConfig, aggregate: AggregateTransformConfig): string {
-  if (aggregate.partials) return aggregate.partials;
-  const beside = isLedgerReference(config.runtime.state) ? path.resolve('.sluice') : path.dirname(config.runtime.state);
-  return path.join(beside, 'partials', config.name);
+/** The pipeline's barrier transform (an aggregate), its position and its two phases, if it has one. */
+export function aggregateStageOf(config: PipelineConfig): { index: number; config: TransformConfig; barrier: Barrier } | undefined {
+  return barrierStageOf(config.transforms);
 }
 
 /** The ledger pipeline name of a pipeline's finalize units (`#` cannot occur in a pipeline name). */
 export function finalizePipelineName(pipeline: string): string {
   return `${pipeline}#aggregate`;
-}
-
-/**
- * What object units run: all transforms and the pipeline's sinks, or, with an aggregate, the
- * transforms before it and the aggregate's partial sink.
- */
-export function unitStagesOf(config: PipelineConfig): { transforms: Transform[]; sinks: Sink[] } {
-  const aggregate = aggregateStageOf(config);
-  if (!aggregate) return { transforms: createTransforms(config.transforms), sinks: config.sinks.map(createSink) };
-  return {
-    transforms: createTransforms(config.transforms.slice(0, aggregate.index)),
-    sinks: [createAggregatePartialSink(aggregate.config, partialsDirFor(config, aggregate.config))],
-  };
 }
 
 export interface FinalizeSummary {
@@ -115,7 +90,7 @@ export async function finalizeAggregate(config: PipelineConfig, options: Finaliz
     return { ...summary, state: 'blocked', reason: `${counts.dead} dead unit(s) would be missing from the aggregate: fix them, \`sluice retry\`, then run again` };
   }
 
-  const partialsDir = partialsDirFor(config, aggregate.config);
+  const partialsDir = partialsDirFor(config, aggregate as { config: { partials?: string } });
   const byStem = new Map<string, { unitId: string; key: string }>();
   for (let offset = 0; ; offset += 1000) {
     const page = await ledger.listUnits(config.name, { states: ['done'], limit: 1000, offset });
@@ -130,12 +105,12 @@ export async function finalizeAggregate(config: PipelineConfig, options: Finaliz
   if (byStem.size === 0) return summary;
   const stems = [...byStem.keys()].sort();
   const unitId = createHash('sha256')
-    .update(JSON.stringify([config.name, aggregate.config, config.transforms.slice(aggregate.index + 1), stems.map((s) => [s, byStem.get(s)!.unitId])]))
+    .update(JSON.stringify([config.name, aggregate.barrier.identity, config.transforms.slice(aggregate.index + 1), stems.map((s) => [s, byStem.get(s)!.unitId])]))
     .digest('hex')
     .slice(0, 24);
   const pipeline = finalizePipelineName(config.name);
   const payload: FinalizePayload = {
-    objects: stems.map((stem) => ({ uri: partialFileFor(partialsDir, stem), key: byStem.get(stem)!.key })),
+    objects: stems.map((stem) => ({ uri: aggregate.barrier.partialFor(partialsDir, stem), key: byStem.get(stem)!.key })),
     outputStem: `aggregate-${unitId.slice(0, 8)}`,
   };
   summary.unitId = unitId;
@@ -147,7 +122,7 @@ export async function finalizeAggregate(config: PipelineConfig, options: Finaliz
     async run(unit, runOptions) {
       // An older finalize unit whose inputs have grown since: closed without output.
       if (unit.id !== unitId) return { recordsIn: 0, recordsOut: 0, recordsRejected: 0, recordsFiltered: 0, outputs: [], durationMs: 0 };
-      return runFinalizeUnit(config, aggregate.config, aggregate.index, unit, runOptions.signal);
+      return runFinalizeUnit(config, aggregate.barrier, aggregate.index, unit, runOptions.signal);
     },
     async close() {},
   };
@@ -186,20 +161,16 @@ export async function finalizeAggregate(config: PipelineConfig, options: Finaliz
 /** Merges the unit's partials, then runs the result through the later transforms and the sinks like any unit. */
 async function runFinalizeUnit(
   config: PipelineConfig,
-  aggregate: AggregateTransformConfig,
+  barrier: Barrier,
   index: number,
   unit: UnitContext,
   signal: AbortSignal | undefined,
 ): Promise<UnitResult> {
-  const merged = new DistinctPeers(aggregate);
-  for (const ref of unit.objects) {
-    signal?.throwIfAborted();
-    merged.merge(await readPartial(ref.uri, ref.key));
-  }
   const resultsObject = `aggregate://${config.name}/${unit.id}`;
+  const merged = await barrier.merge(unit.objects, resultsObject, signal);
   const pipeline: UnitPipeline = {
     source: mergedResultSource(resultsObject),
-    format: mergedResultFormat(merged, resultsObject),
+    format: mergedResultFormat(merged),
     transforms: createTransforms(config.transforms.slice(index + 1)),
     sinks: config.sinks.map(createSink),
     deadLetterDir: deadLetterDirFor(config),
@@ -223,12 +194,12 @@ function mergedResultSource(root: string): Source {
   };
 }
 
-function mergedResultFormat(merged: DistinctPeers, object: string): Format {
+function mergedResultFormat(merged: Iterable<SluiceRecord>): Format {
   return {
     name: 'aggregate-results',
     async *decode(): AsyncIterable<RecordBatch> {
-      let records = [];
-      for (const record of merged.results(object)) {
+      let records: SluiceRecord[] = [];
+      for (const record of merged) {
         records.push(record);
         if (records.length === 5000) {
           yield { records, rejects: [] };

@@ -13,18 +13,11 @@ import { spawn } from 'node:child_process';
 import { z } from 'zod';
 import type { Logger } from '../core/logger.js';
 import { resolveSecretRefAsync } from '../core/secrets.js';
+import type { NotifyConfig } from '../pipeline/run-config.js';
 
-export const notifySchema = z
-  .strictObject({
-    webhook: z.string().min(1).optional().describe('URL to POST the JSON message to, or a secret reference holding it (env:NAME, file:PATH, aws-secretsmanager:ID).'),
-    command: z.string().min(1).optional().describe('Shell command run with the JSON message on stdin (and SLUICE_EVENT, SLUICE_PIPELINE, SLUICE_UNIT, SLUICE_ERROR set).'),
-    on: z.array(z.enum(['unit_failed', 'unit_dead', 'run_failed'])).min(1).default(['unit_failed', 'unit_dead', 'run_failed']).describe('Which events notify.'),
-    timeoutMs: z.number().int().min(100).max(300_000).default(10_000).describe('Longest wait for one delivery.'),
-  })
-  .refine((n) => n.webhook !== undefined || n.command !== undefined, 'give `webhook`, `command` or both')
-  .describe('Notifications on failed or dead units and at the end of a run with failures.');
+export type { NotifyConfig } from '../pipeline/run-config.js';
+export { notifySchema } from '../pipeline/run-config.js';
 
-export type NotifyConfig = z.output<typeof notifySchema>;
 export type NotifyEvent = 'unit_failed' | 'unit_dead' | 'run_failed';
 
 export interface NotifyMessage {

@@ -15,26 +15,17 @@
  * one bad file among thousands must not hold back the day (read errors still fail the unit, to
  * be retried).
  */
-import type { Format, RecordBatch, Sink, SinkWriter, Source, Transform, UnitContext } from '../core/component.js';
+import type { Format, RecordBatch, Sink, SinkWriter, Source, Transform, UnitContext, UnitPipeline } from '../core/component.js';
 import { toSluiceError } from '../core/errors.js';
 import { objectIdPrefix } from '../core/record.js';
 import type { SluiceRecord } from '../core/record.js';
 import { decompressByMagic, decompressWhole } from '../core/decompress.js';
 import { crashPoint } from '../core/crash-points.js';
 import { openDeadLetterWriter } from './dead-letters.js';
-import type { UnitResult } from './ledger/types.js';
+import type { PartitionReadStats, UnitResult } from './ledger/types.js';
 import { DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_PREFETCH_OBJECT_BYTES, DEFAULT_READ_CONCURRENCY, readObjectsInOrder, type ObjectRead } from './ordered-reads.js';
-import type { PartitionReadStats } from './plan/partition-planner.js';
 
-export interface UnitPipeline {
-  source: Source;
-  format: Format;
-  transforms: Transform[];
-  sinks: Sink[];
-  deadLetterDir: string;
-  /** GETs in flight inside a multi-object unit (default 64). */
-  readConcurrency?: number;
-}
+export type { UnitPipeline } from '../core/component.js';
 
 /** Errors that say an object's bytes are broken (not that reading them failed): file-level rejections in a partition. */
 const BROKEN_OBJECT_CODES = new Set(['CORRUPT_GZIP', 'CORRUPT_ZSTD', 'UNSUPPORTED_COMPRESSION']);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { loadPipelineFile, type PipelineConfig } from '../../pipeline/config.js';
 import { SluiceError } from '../../core/errors.js';
 import { createFormat, createSink } from '../../pipeline/catalog.js';
-import { checkOcsfOutputSample } from '../../transforms/ocsf/output-sample.js';
+import { checkOcsfOutputSample } from '../../pipeline/ocsf-output-sample.js';
 import { isLedgerReference } from '../../runtime/ledger/open-ledger.js';
 import { literalSecretsIn } from '../../core/secrets.js';
 

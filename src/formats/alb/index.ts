@@ -33,6 +33,8 @@ import { decodeLineRecords, isSpace, quoteValue, truncateRaw } from '../../core/
 import type { SplitLinesOptions } from '../../core/lines/lines.js';
 import { ALB_FIELDS, ALB_MIN_FIELDS, ALB_RECORD_KEYS, AlbKind } from './fields.js';
 import { compileRecordBuilder } from '../../core/lines/record-builder.js';
+import { defineFormat } from '../../core/component.js';
+import { albFormatSchema } from './config.js';
 
 export interface AlbOptions {
   /** Passed to the line splitter (line length cap, batch size). */
@@ -365,5 +367,5 @@ function fieldName(column: number): string {
 
 /** Field separators: space and tab (and a stray \r). */
 
-
-
+/** The catalog's entry: `format: alb`. */
+export const albFormatComponent = defineFormat({ type: 'alb', schema: albFormatSchema, bareName: true, create: () => albFormat() });

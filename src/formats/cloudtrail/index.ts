@@ -37,6 +37,8 @@ import { recordId } from '../../core/record.js';
 import { splitLines } from '../../core/lines/lines.js';
 import { describeJsonValue, hintForObject, isDigestKey, isDigestObject, isPlainObject } from './json-shape.js';
 import { HEAD_CHARS, RecordsDocumentScanner, type ScanProblem } from './records-scanner.js';
+import { defineFormat } from '../../core/component.js';
+import { cloudtrailFormatSchema } from './config.js';
 
 export type CloudtrailMode = 'auto' | 'records' | 'ndjson';
 
@@ -495,3 +497,15 @@ function positiveInteger(value: number | undefined, fallback: number, name: stri
   }
   return value;
 }
+
+/** The catalog's entry: `format: cloudtrail` or `{ type: cloudtrail, mode, maxRecordMb }`. */
+export const cloudtrailFormatComponent = defineFormat({
+  type: 'cloudtrail',
+  schema: cloudtrailFormatSchema,
+  bareName: true,
+  create: (config) =>
+    cloudtrailFormat({
+      mode: config.mode,
+      maxRecordBytes: config.maxRecordMb === undefined ? undefined : Math.round(config.maxRecordMb * 1024 * 1024),
+    }),
+});

@@ -57,6 +57,8 @@ export {
   type CwlMessageType,
   type CwlPayload,
 } from './payload.js';
+import { defineFormat } from '../../core/component.js';
+import { cwlFormatSchema, type CwlInnerFormatConfig } from './config.js';
 
 /** How the messages inside are read: a line format (no header), or `json` / `text`. */
 export type CwlInner = Format | 'json' | 'text';
@@ -302,4 +304,26 @@ function safeJson(value: unknown): string {
   } catch {
     return String(value);
   }
+}
+
+/**
+ * The catalog's entry: `{ type: cwl, inner: { type: vpcflow | cloudtrail | s3access | alb | json | text } }`.
+ * The inner formats come from the catalog (`context.createFormat`), so this folder imports none of them.
+ */
+export const cwlFormatComponent = defineFormat({
+  type: 'cwl',
+  schema: cwlFormatSchema,
+  create: (config, context) =>
+    cwlFormat({
+      inner: cwlInner(config.inner, context.createFormat),
+      metadata: config.metadata,
+      maxPayloadBytes: config.maxPayloadMb === undefined ? undefined : Math.round(config.maxPayloadMb * 1024 * 1024),
+    }),
+});
+
+/** The format reading the messages inside CloudWatch Logs payloads (no header line there; CloudTrail events one per message). */
+function cwlInner(inner: CwlInnerFormatConfig, createFormat: (config: { type: string }) => Format): CwlInner {
+  if (inner.type === 'json' || inner.type === 'text') return inner.type;
+  if (inner.type === 'cloudtrail') return createFormat({ type: 'cloudtrail', mode: 'ndjson' } as { type: string });
+  return createFormat(inner);
 }

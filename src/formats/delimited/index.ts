@@ -24,6 +24,8 @@ import type { DelimitedFormatConfig } from './config.js';
 import { splitFields, type SplitOptions } from './split-fields.js';
 import { compileTimestampPattern, type TimestampParser } from '../../core/timestamp-pattern.js';
 import { compileRecordBuilder } from '../../core/lines/record-builder.js';
+import { defineFormat } from '../../core/component.js';
+import { delimitedFormatSchema } from './config.js';
 
 export { compileTimestampPattern, type TimestampParser } from '../../core/timestamp-pattern.js';
 export { splitFields } from './split-fields.js';
@@ -208,3 +210,6 @@ function headerNames(fields: readonly string[]): string[] {
     return name;
   });
 }
+
+/** The catalog's entry: `format: delimited` or `{ type: delimited, delimiter, header, columns, ... }`. */
+export const delimitedFormatComponent = defineFormat({ type: 'delimited', schema: delimitedFormatSchema, bareName: true, create: (config) => delimitedFormat(config) });

@@ -16,6 +16,8 @@ import type { DecodeContext, Format, RecordBatch } from '../../core/component.js
 import { recordId, type Rejection, type SluiceRecord } from '../../core/record.js';
 import { compileTimestampPattern, type TimestampParser } from '../../core/timestamp-pattern.js';
 import { splitLines } from '../../core/lines/lines.js';
+import { defineFormat } from '../../core/component.js';
+import { jsonFormatSchema, ndjsonFormatSchema } from './config.js';
 
 export const JSON_REJECT_CODES = {
   syntax: 'JSON_SYNTAX',
@@ -186,3 +188,7 @@ async function* decodeDocument(input: AsyncIterable<Uint8Array>, ctx: DecodeCont
     yield { records: records.slice(i, i + BATCH), rejects: rejects.slice(i, i + BATCH) };
   }
 }
+
+/** The catalog's entries: `format: json` (whole documents) and `format: ndjson` (one document a line). */
+export const jsonFormatComponent = defineFormat({ type: 'json', schema: jsonFormatSchema, bareName: true, create: (config) => jsonFormat(config) });
+export const ndjsonFormatComponent = defineFormat({ type: 'ndjson', schema: ndjsonFormatSchema, bareName: true, create: (config) => ndjsonFormat(config) });

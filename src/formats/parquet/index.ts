@@ -13,6 +13,8 @@ import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import type { DecodeContext, Format, RecordBatch } from '../../core/component.js';
 import { recordId, type Rejection, type SluiceRecord } from '../../core/record.js';
 import { compileTimestampPattern } from '../../core/timestamp-pattern.js';
+import { defineFormat } from '../../core/component.js';
+import { parquetFormatSchema } from './config.js';
 
 export const PARQUET_REJECT_CODES = {
   notParquet: 'PARQUET_INVALID',
@@ -114,3 +116,6 @@ function plain(value: unknown): unknown {
   }
   return value;
 }
+
+/** The catalog's entry: `format: parquet` or `{ type: parquet, ... }`. */
+export const parquetFormatComponent = defineFormat({ type: 'parquet', schema: parquetFormatSchema, bareName: true, create: (config) => parquetFormat(config) });

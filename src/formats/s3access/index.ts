@@ -33,6 +33,8 @@ import type { SplitLinesOptions } from '../../core/lines/lines.js';
 import { AccessLogTimeReader } from './access-log-time.js';
 import { INTEGER_COLUMNS, S3ACCESS_FIELDS, S3ACCESS_MIN_FIELDS, TIME_COLUMN } from './fields.js';
 import { compileRecordBuilder } from '../../core/lines/record-builder.js';
+import { defineFormat } from '../../core/component.js';
+import { s3accessFormatSchema } from './config.js';
 
 export interface S3accessOptions {
   /** Passed to the line splitter (line length cap, batch size). */
@@ -275,5 +277,5 @@ function fieldName(column: number): string {
 
 /** Field separators: space and tab (and a stray \r). */
 
-
-
+/** The catalog's entry: `format: s3access`. */
+export const s3accessFormatComponent = defineFormat({ type: 's3access', schema: s3accessFormatSchema, bareName: true, create: () => s3accessFormat() });

@@ -26,6 +26,8 @@ import { DEFAULT_MAX_LINE_BYTES, splitLines, type SplitLinesOptions } from '../.
 import { awsFieldName, DEFAULT_FIELDS, fieldKind, FieldKind, isFieldNameShaped, KNOWN_FIELDS, recordKey } from './fields.js';
 import { isIpv4At, isIpv6At } from '../../core/ip-address.js';
 import { compileRecordBuilder } from '../../core/lines/record-builder.js';
+import { defineFormat } from '../../core/component.js';
+import { vpcflowFormatSchema } from './config.js';
 
 export interface VpcflowOptions {
   /**
@@ -381,3 +383,11 @@ function truncateRaw(line: string): string {
 function quoteValue(value: string): string {
   return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
 }
+
+/** The catalog's entry: `format: vpcflow` or `{ type: vpcflow, fields }`. */
+export const vpcflowFormatComponent = defineFormat({
+  type: 'vpcflow',
+  schema: vpcflowFormatSchema,
+  bareName: true,
+  create: (config) => vpcflowFormat(config.fields === undefined ? {} : { fields: config.fields }),
+});

@@ -28,9 +28,7 @@ export interface OpenLedgerOptions {
 export type LedgerKind = 'sqlite' | 'postgres';
 
 /** True for `env:`/`file:` references and database URLs: values that are not resolved as paths. */
-export function isLedgerReference(state: string): boolean {
-  return isPostgresUrl(state) || state.startsWith('env:') || state.startsWith('file:');
-}
+export { isLedgerReference } from '../../pipeline/config.js';
 
 /** Resolves a secret reference, if `state` is one, to the path or URL it holds. */
 export function resolveLedgerState(state: string): { kind: LedgerKind; location: string } {

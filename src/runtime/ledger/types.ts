@@ -1,3 +1,5 @@
+import type { ObjectRef } from '../../core/record.js';
+import type { UnitPartition } from '../../core/component.js';
 /**
  * The ledger is the durable record of every unit of work and the checkpoint of every run. It is a
  * lease store: a worker leases a unit (owner + expiry + a generation `token`), renews the lease by
@@ -156,3 +158,25 @@ export interface Ledger {
 /** Time source, injectable so tests can use a fake clock. */
 export type Clock = () => number;
 export const systemClock: Clock = () => Date.now();
+
+/** What the planner stores in a unit's payload. */
+export interface UnitPayload {
+  objects: ObjectRef[];
+  outputStem: string;
+  /** Partition units only (see partition-planner.ts). */
+  partition?: UnitPartition;
+}
+
+/** What the unit processor adds to a partition unit's result (see process-unit.ts). */
+export interface PartitionReadStats {
+  filesRead: number;
+  bytesRead: number;
+  duplicates: number;
+  skippedFiles: SkippedFile[];
+}
+
+export interface SkippedFile {
+  object: string;
+  code: string;
+  reason: string;
+}

@@ -21,29 +21,16 @@ import type { UnitPartition } from '../../core/component.js';
 import { SluiceError } from '../../core/errors.js';
 import type { ObjectRef } from '../../core/record.js';
 import { dateFromKey } from '../../core/key-dates.js';
-import type { UnitPayload } from '../executor.js';
-import type { UnitSpec } from '../ledger/types.js';
+import type { UnitSpec, UnitPayload } from '../ledger/types.js';
 import { objectSetVersion, outputStemFor, unitIdFor } from '../ledger/unit-id.js';
+import type { GroupOptions } from '../../pipeline/run-config.js';
+
+export type { GroupOptions } from '../../pipeline/run-config.js';
+export { groupSchema } from '../../pipeline/run-config.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 
-export const groupSchema = z
-  .strictObject({
-    by: z
-      .enum(['hour', 'day', 'folder'])
-      .default('hour')
-      .describe('One unit per folder and hour (default), per folder and day, or per folder; the time comes from the key (see key-dates), undated keys group per folder.'),
-    maxObjectBytes: z
-      .number()
-      .int()
-      .min(1)
-      .default(4 * 1024 * 1024)
-      .describe('Objects up to this size (bytes, default 4 MiB) are grouped; larger ones stay units of their own.'),
-  })
-  .describe('Read small objects together: one unit per folder and period instead of one per object (days of thousands of tiny files).');
-
-export type GroupOptions = z.output<typeof groupSchema>;
 
 /** Tiny objects in a listing above which an ungrouped plan suggests `source.group`. */
 export const TINY_OBJECT_BYTES = 64 * 1024;

@@ -26,39 +26,17 @@ import type { Source, TimeWindow } from '../../core/component.js';
 import { SluiceError } from '../../core/errors.js';
 import type { ObjectRef } from '../../core/record.js';
 import { dateFromKey } from '../../core/key-dates.js';
-import type { UnitPayload } from '../executor.js';
-import type { Clock, Ledger, UnitSpec } from '../ledger/types.js';
+import type { Clock, Ledger, UnitSpec, UnitPayload } from '../ledger/types.js';
 import { outputStemFor, unitIdFor } from '../ledger/unit-id.js';
 import type { PlanSummary } from './planner.js';
+import type { LoadPlan } from '../../pipeline/run-config.js';
+import { parseIsoDate } from '../../core/key-dates.js';
+
+export type { LoadPlan } from '../../pipeline/run-config.js';
+export { loadPlanSchema } from '../../pipeline/run-config.js';
 
 const DAY_MS = 86_400_000;
-const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
-const isoDate = z
-  .string()
-  .regex(DATE, 'a date written yyyy-MM-dd')
-  .refine((text) => parseDate(text) !== undefined, 'a date that exists (yyyy-MM-dd)');
-
-export const loadPlanSchema = z
-  .strictObject({
-    type: z.enum(['historical', 'daily']).describe('historical: a date range cut into periods; daily: the last N whole days, one unit per day.'),
-    unit: z.enum(['day', 'month', 'year']).default('month').describe('Period of one unit for historical loads (the framework\'s batch_load_type): month (default), day or year.'),
-    daysToProcess: z.number().int().min(1).max(36_600).optional().describe('Historical: from this many days before today to today. Wins over startDate/endDate.'),
-    startDate: isoDate.optional().describe('Historical: first day (yyyy-MM-dd, UTC, inclusive).'),
-    endDate: isoDate.optional().describe('Historical: last day (yyyy-MM-dd, UTC, inclusive).'),
-    dailyDays: z.number().int().min(1).max(3660).default(1).describe('Daily: how many days back (1 = yesterday only).'),
-  })
-  .superRefine((load, ctx) => {
-    if (load.type !== 'historical' || load.daysToProcess !== undefined) return;
-    if (load.startDate === undefined || load.endDate === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'a historical load needs daysToProcess, or both startDate and endDate' });
-      return;
-    }
-    if (load.startDate > load.endDate) ctx.addIssue({ code: 'custom', path: ['endDate'], message: `endDate ${load.endDate} is before startDate ${load.startDate}` });
-  })
-  .describe('Plan the source as date periods (months, days or years) instead of one unit per object.');
-
-export type LoadPlan = z.output<typeof loadPlanSchema>;
 
 export interface Period {
   /** `2023-05`, `2023-05-22` or `2023`: the unit key shown in `status`. */
@@ -78,14 +56,6 @@ export interface LoadPlanSummary extends PlanSummary {
   retried: number;
 }
 
-export function parseDate(text: string): number | undefined {
-  const m = DATE.exec(text);
-  if (!m) return undefined;
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const ms = Date.UTC(y, mo - 1, d);
-  const back = new Date(ms);
-  return back.getUTCFullYear() === y && back.getUTCMonth() === mo - 1 && back.getUTCDate() === d ? ms : undefined;
-}
 
 function utcDay(ms: number): number {
   return Math.floor(ms / DAY_MS) * DAY_MS;
@@ -102,8 +72,8 @@ export function loadRange(load: LoadPlan, now: number, window?: TimeWindow): { f
   const today = utcDay(now);
   if (load.type === 'daily') return { from: today - load.dailyDays * DAY_MS, to: today };
   if (load.daysToProcess !== undefined) return { from: today - load.daysToProcess * DAY_MS, to: today + DAY_MS };
-  const from = load.startDate === undefined ? undefined : parseDate(load.startDate);
-  const to = load.endDate === undefined ? undefined : parseDate(load.endDate);
+  const from = load.startDate === undefined ? undefined : parseIsoDate(load.startDate);
+  const to = load.endDate === undefined ? undefined : parseIsoDate(load.endDate);
   if (from === undefined || to === undefined || from > to) {
     throw new SluiceError(`load: a historical load needs daysToProcess, or startDate <= endDate (got ${load.startDate ?? 'none'} .. ${load.endDate ?? 'none'})`, {
       code: 'CONFIG_INVALID',

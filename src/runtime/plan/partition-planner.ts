@@ -32,8 +32,10 @@ import {
   type CloudTrailDayFolder,
   type CloudTrailRegionFolder,
 } from './cloudtrail-layout.js';
-import type { UnitPayload } from '../executor.js';
-import type { Ledger, UnitResult, UnitSpec } from '../ledger/types.js';
+
+import type { Ledger, UnitResult, UnitSpec, PartitionReadStats, SkippedFile, UnitPayload } from '../ledger/types.js';
+
+export type { PartitionReadStats, SkippedFile } from '../ledger/types.js';
 import { objectSetVersion, unitIdFor } from '../ledger/unit-id.js';
 import { emptyPlanSummary, recordUnitSpecs, type PlanSummary } from './planner.js';
 
@@ -227,19 +229,6 @@ async function mapConcurrently<T, R>(items: readonly T[], limit: number, work: (
 // ---------------------------------------------------------------------------------------------
 // Per-step figures for the run report
 
-/** What the unit processor adds to a partition unit's result (see process-unit.ts). */
-export interface PartitionReadStats {
-  filesRead: number;
-  bytesRead: number;
-  duplicates: number;
-  skippedFiles: SkippedFile[];
-}
-
-export interface SkippedFile {
-  object: string;
-  code: string;
-  reason: string;
-}
 
 /** Figures of one step (day or month) over a run. */
 export interface StepFigures {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { UnitContext } from '../../core/component.js';
-import type { FilesSinkConfig } from '../../pipeline/config.js';
+import type { FilesSinkConfig } from './config.js';
 import { SluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
 import { createFilesSink } from './index.js';

@@ -41,13 +41,15 @@
 import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { Sink, SinkCommit, SinkWriter, UnitContext } from '../../core/component.js';
-import type { FilesSinkConfig } from '../../pipeline/config.js';
+import type { FilesSinkConfig } from './config.js';
 import { SluiceError, toSluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
 import { crashPoint } from '../../core/crash-points.js';
 import { fsyncDirectory, listFolder, makeFolder, probeWritableFolder, removeFile, TEMP_MARKER } from '../../core/atomic-file.js';
 import { createPartLocator, type PartLocator } from './part-location.js';
 import { ndjsonPartFormat, parquetPartFormat, type PartFormat, type UnitPart } from './part-format.js';
+import { defineSink } from '../../core/component.js';
+import { filesSinkSchema } from './config.js';
 
 export { UNKNOWN_TIME_FOLDER } from './partition.js';
 
@@ -326,3 +328,11 @@ class FilesUnitWriter implements SinkWriter {
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+/** The catalog's entry: `{ type: files, path, format: ndjson | parquet, ... }`. */
+export const filesSinkComponent = defineSink({
+  type: 'files',
+  schema: filesSinkSchema,
+  create: (config) => createFilesSink(config),
+  resolvePaths: (config, resolveLocal) => ({ ...config, path: resolveLocal(config.path) }),
+});

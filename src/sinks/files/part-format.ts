@@ -4,7 +4,7 @@
  * rejected before any part is chosen); Parquet passes the record through and shreds it in the
  * part, reporting rejects through `onReject`.
  */
-import type { FilesSinkConfig } from '../../pipeline/config.js';
+import type { FilesSinkConfig } from './config.js';
 import type { SluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
 import { createNdjsonLineEncoder } from '../../core/ndjson-line.js';

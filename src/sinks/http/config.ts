@@ -1,28 +1,11 @@
 /**
- * Configuration of the `http` sink, and the pieces every network sink shares (TLS, retry). How
+ * Configuration of the `http` sink (the TLS and retry options every network sink shares are in core/delivery/config.ts). How
  * batches are built and retried is described in index.ts.
  */
 import { z } from 'zod';
-import { DEFAULT_BACKOFF } from '../../core/retry.js';
+import { retrySchema, tlsSchema } from '../../core/delivery/config.js';
 
-export const tlsSchema = z
-  .strictObject({
-    ca: z.string().min(1).optional().describe('PEM file of the certificate authority to trust (relative paths are relative to the pipeline file).'),
-    insecureSkipVerify: z.boolean().default(false).describe('Accept any server certificate (self-signed test clusters only).'),
-  })
-  .describe('TLS options for https URLs.');
-
-/** Retry settings; `attempts` defaults differ per sink, so the schema is built per sink. */
-export function retrySchema(defaults: { maxAttempts: number }) {
-  return z
-    .strictObject({
-      initialDelayMs: z.number().int().min(0).default(DEFAULT_BACKOFF.initialDelayMs).describe('Upper bound of the first retry wait (full jitter); doubles each retry.'),
-      maxDelayMs: z.number().int().min(0).default(DEFAULT_BACKOFF.maxDelayMs).describe('Cap on one retry wait.'),
-      maxAttempts: z.number().int().min(1).max(1000).default(defaults.maxAttempts).describe('Attempts in all (the first included) before giving up.'),
-      maxElapsedMs: z.number().int().min(0).default(DEFAULT_BACKOFF.maxElapsedMs).describe('Give up when retrying would go on longer than this after the first attempt.'),
-    })
-    .describe('Retry with exponential backoff and full jitter; a Retry-After from the server is honoured.');
-}
+export { retrySchema, tlsSchema, type RetryConfig, type TlsConfig } from '../../core/delivery/config.js';
 
 const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'a valid HTTP header name');
 
@@ -67,5 +50,3 @@ export const httpSinkSchema = z
   .describe('POST batches of records as JSON or NDJSON to an HTTP endpoint.');
 
 export type HttpSinkConfig = z.output<typeof httpSinkSchema>;
-export type TlsConfig = z.output<typeof tlsSchema>;
-export type RetryConfig = z.output<ReturnType<typeof retrySchema>>;

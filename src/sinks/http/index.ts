@@ -44,6 +44,8 @@ import type { HttpSinkConfig } from './config.js';
 import { InFlightWindow } from '../../core/delivery/in-flight-window.js';
 import { HttpRequestError, HttpTransport } from '../../core/delivery/transport.js';
 import { compileUrlTemplate, type UrlTemplate } from './url-template.js';
+import { defineSink } from '../../core/component.js';
+import { httpSinkSchema } from './config.js';
 
 export type { HttpSinkConfig } from './config.js';
 
@@ -353,3 +355,11 @@ class HttpUnitWriter extends DeliveryUnitWriter {
     for (const item of items) this.reject(item.record, reason, code);
   }
 }
+
+/** The catalog's entry: `{ type: http, url, ... }`. */
+export const httpSinkComponent = defineSink({
+  type: 'http',
+  schema: httpSinkSchema,
+  create: (config) => createHttpSink(config),
+  resolvePaths: (config, resolveLocal) => (config.tls?.ca === undefined ? config : { ...config, tls: { ...config.tls, ca: resolveLocal(config.tls.ca) } }),
+});

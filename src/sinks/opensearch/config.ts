@@ -3,7 +3,7 @@
  * How requests are built, sent and retried is described in index.ts.
  */
 import { z } from 'zod';
-import { retrySchema, tlsSchema } from '../http/config.js';
+import { retrySchema, tlsSchema } from '../../core/delivery/config.js';
 
 /** AWS OpenSearch Service rejects bulk bodies above 10 MiB on its smaller instance types. */
 export const BULK_MAX_BYTES_CAP = 10 * 1024 * 1024;

@@ -45,6 +45,8 @@ import { BulkBatch, createBulkEncoder, type BulkEncoder } from './bulk-request.j
 import { readBulkResponse } from './bulk-response.js';
 import { BULK_MAX_BYTES_CAP, type BulkSinkConfig } from './config.js';
 import { compileIndexTemplate } from './index-name.js';
+import { defineSink } from '../../core/component.js';
+import { elasticsearchSinkSchema, opensearchSinkSchema } from './config.js';
 
 export type { BulkSinkConfig } from './config.js';
 
@@ -338,3 +340,10 @@ class BulkUnitWriter extends DeliveryUnitWriter {
   }
 
 }
+
+const resolveBulkPaths = <C extends BulkSinkConfig>(config: C, resolveLocal: (p: string) => string): C =>
+  config.tls?.ca === undefined ? config : { ...config, tls: { ...config.tls, ca: resolveLocal(config.tls.ca) } };
+
+/** The catalog's entries: `{ type: opensearch | elasticsearch, url, index, ... }` (the same bulk API). */
+export const opensearchSinkComponent = defineSink({ type: 'opensearch', schema: opensearchSinkSchema, create: (config) => createBulkSink(config), resolvePaths: resolveBulkPaths });
+export const elasticsearchSinkComponent = defineSink({ type: 'elasticsearch', schema: elasticsearchSinkSchema, create: (config) => createBulkSink(config), resolvePaths: resolveBulkPaths });

@@ -10,12 +10,14 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { Sink, SinkCommit, SinkWriter, UnitContext } from '../../core/component.js';
-import type { SinkConfig } from '../../pipeline/config.js';
+import type { StdoutSinkConfig } from './config.js';
 import { SluiceError, toSluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
 import { createNdjsonLineEncoder, type NdjsonLineEncoder } from '../../core/ndjson-line.js';
+import { defineSink } from '../../core/component.js';
+import { stdoutSinkSchema } from './config.js';
 
-export type StdoutSinkConfig = Extract<SinkConfig, { type: 'stdout' }>;
+export type { StdoutSinkConfig } from './config.js';
 
 /**
  * Creates the `stdout` sink; `out` replaces process.stdout (tests).
@@ -102,3 +104,6 @@ class StdoutUnitWriter implements SinkWriter {
     });
   }
 }
+
+/** The catalog's entry: `{ type: stdout }`. */
+export const stdoutSinkComponent = defineSink({ type: 'stdout', schema: stdoutSinkSchema, create: (config) => createStdoutSink(config) });

@@ -31,10 +31,10 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
-import type { RecordBatch, Sink, SinkCommit, SinkWriter, Transform, UnitContext } from '../../core/component.js';
+import { defineTransform, type Barrier, type RecordBatch, type Sink, type SinkCommit, type SinkWriter, type Transform, type UnitContext } from '../../core/component.js';
 import { SluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
-import type { AggregateTransformConfig } from './config.js';
+import { aggregateTransformSchema, type AggregateTransformConfig } from './config.js';
 import { DistinctPeers, type DistinctPeersPartial } from './distinct-peers.js';
 
 export type { AggregateTransformConfig } from './config.js';
@@ -138,3 +138,32 @@ export async function readPartial(file: string, unitKey: string): Promise<Distin
     });
   }
 }
+
+/**
+ * The aggregate's two phases as the runtime sees them (core/component.ts `Barrier`): per-unit
+ * partials written by the partial sink, merged once every unit is done.
+ */
+export function aggregateBarrier(config: AggregateTransformConfig): Barrier {
+  return {
+    identity: config,
+    partialSink: (partialsDir) => createAggregatePartialSink(config, partialsDir),
+    partialFor: partialFileFor,
+    async merge(partials, resultsObject, signal) {
+      const merged = new DistinctPeers(config);
+      for (const ref of partials) {
+        signal?.throwIfAborted();
+        merged.merge(await readPartial(ref.uri, ref.key));
+      }
+      return merged.results(resultsObject);
+    },
+  };
+}
+
+/** The catalog's entry: `{ type: aggregate, bucketSeconds, ... }`. */
+export const aggregateTransformComponent = defineTransform({
+  type: 'aggregate',
+  schema: aggregateTransformSchema,
+  create: (config) => createAggregateTransform(config),
+  barrier: aggregateBarrier,
+  resolvePaths: (config, resolveLocal) => (config.partials === undefined ? config : { ...config, partials: resolveLocal(config.partials) }),
+});

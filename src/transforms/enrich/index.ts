@@ -64,6 +64,8 @@ import type { EnrichTableConfig, EnrichTransformConfig } from './config.js';
 import { compileEnricher, planLookupSteps, stepOutputs, type EnrichBatchFunction, type LookupStep } from './enrich-plan.js';
 import { loadTable } from './load-table.js';
 import { buildLookupIndex, type LookupIndex } from './lookup-index.js';
+import { defineTransform } from '../../core/component.js';
+import { enrichTransformSchema, resolveEnrichPaths } from './config.js';
 
 export interface EnrichTableStats {
   /** Rows in the table as last loaded. */
@@ -252,3 +254,6 @@ export function createEnrichTransform(config: EnrichTransformConfig, deps: Enric
     },
   };
 }
+
+/** The catalog's entry: `{ type: enrich, tables: { ... } }`. */
+export const enrichTransformComponent = defineTransform({ type: 'enrich', schema: enrichTransformSchema, create: (config) => createEnrichTransform(config), resolvePaths: resolveEnrichPaths });

@@ -17,6 +17,8 @@ import { createVpcflowMapping } from './vpcflow-mapping.js';
 import { createCloudtrailMapping } from './cloudtrail-mapping.js';
 import type { AslCsvOptions } from './asl-config.js';
 import { createAslCsvMapping } from './asl-mapping.js';
+import { defineTransform } from '../../core/component.js';
+import { ocsfTransformSchema } from './config.js';
 
 export { MappingFailure, OCSF_REJECT_CODES, type OcsfEvent, type OcsfMapping, type OcsfMappingOptions } from './mapping.js';
 export { validateOcsfEvent, type OcsfProblem, type OcsfProblemCode, type ValidateOptions } from './validate.js';
@@ -137,3 +139,11 @@ function rawOf(record: SluiceRecord): string {
   }
   return json.length > MAX_REJECTED_RAW ? json.slice(0, MAX_REJECTED_RAW) : json;
 }
+
+/** The catalog's entry: `{ type: ocsf, mapping: builtin:<name> | <mapping>.csv }`. */
+export const ocsfTransformComponent = defineTransform({
+  type: 'ocsf',
+  schema: ocsfTransformSchema,
+  create: (config) => createOcsfTransform(config),
+  resolvePaths: (config, resolveLocal) => (/\.csv$/i.test(config.mapping) ? { ...config, mapping: resolveLocal(config.mapping) } : config),
+});

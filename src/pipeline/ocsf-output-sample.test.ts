@@ -3,9 +3,9 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { parsePipeline } from '../../pipeline/config.js';
-import { fixturePath } from '../../testing/repo-root.js';
-import { checkOcsfOutputSample } from './output-sample.js';
+import { parsePipeline } from './config.js';
+import { fixturePath } from '../testing/repo-root.js';
+import { checkOcsfOutputSample } from './ocsf-output-sample.js';
 
 describe('checkOcsfOutputSample (sluice validate)', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'sluice-ocsf-sample-'));

@@ -4,16 +4,16 @@
  * and every resulting event is checked against the shipped schema (validate.ts), with the
  * mapping's documented gaps allowed. Used by `sluice validate`; nothing is written anywhere.
  */
-import type { PipelineConfig, TransformConfig } from '../../pipeline/config.js';
-import type { RecordBatch, Transform } from '../../core/component.js';
-import { toSluiceError } from '../../core/errors.js';
-import { objectIdPrefix, type ObjectRef } from '../../core/record.js';
-import { createFormat, createSource, createTransforms } from '../../pipeline/catalog.js';
-import { decompressByMagic } from '../../core/decompress.js';
-import type { OcsfTransformConfig } from './config.js';
-import { createOcsfMapping } from './index.js';
-import { loadOcsfSchema } from './schema.js';
-import { validateOcsfEvent, type OcsfProblemCode } from './validate.js';
+import type { PipelineConfig, TransformConfig } from './config.js';
+import type { RecordBatch, Transform } from '../core/component.js';
+import { toSluiceError } from '../core/errors.js';
+import { objectIdPrefix, type ObjectRef } from '../core/record.js';
+import { createFormat, createSource, createTransforms } from './catalog.js';
+import { decompressByMagic } from '../core/decompress.js';
+import type { OcsfTransformConfig } from '../transforms/ocsf/config.js';
+import { createOcsfMapping } from '../transforms/ocsf/index.js';
+import { loadOcsfSchema } from '../transforms/ocsf/schema.js';
+import { validateOcsfEvent, type OcsfProblemCode } from '../transforms/ocsf/validate.js';
 
 export interface OcsfSampleProblem {
   object: string;
