@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Source } from '../core/component.js';
 import type { SourceConfig } from './config.js';
 import { SluiceError } from '../core/errors.js';
-import { resolveSecretRef } from '../core/secrets.js';
+import { resolveS3Credentials } from '../core/s3/credentials.js';
 import { createDirSource } from '../sources/dir/index.js';
 import type { S3SourceOptions } from '../sources/s3/index.js';
 import { parseS3Uri } from '../core/s3/uri.js';
@@ -25,7 +25,7 @@ export function openSource(config: SourceConfig): Source {
       endpoint: config.endpoint,
       region: config.region,
       forcePathStyle: config.forcePathStyle,
-      credentials: resolveCredentials(config),
+      credentials: resolveS3Credentials(config, 'source'),
       include,
       exclude,
     });
@@ -66,19 +66,6 @@ function lazyS3Source(options: S3SourceOptions): Source {
       if (loaded) await (await loaded).close?.();
     },
   };
-}
-
-function resolveCredentials(config: SourceConfig): { accessKeyId: string; secretAccessKey: string } | undefined {
-  const { accessKeyId, secretAccessKey } = config;
-  if (accessKeyId === undefined && secretAccessKey === undefined) return undefined;
-  if (accessKeyId === undefined || secretAccessKey === undefined) {
-    throw new SluiceError(`source: ${accessKeyId === undefined ? 'accessKeyId' : 'secretAccessKey'} is missing`, {
-      code: 'CONFIG_INVALID',
-      stage: 'config',
-      hint: 'give both accessKeyId and secretAccessKey, or neither to use the AWS credential chain',
-    });
-  }
-  return { accessKeyId: resolveSecretRef(accessKeyId), secretAccessKey: resolveSecretRef(secretAccessKey) };
 }
 
 function compilePattern(pattern: string | undefined, key: 'include' | 'exclude'): RegExp | undefined {

@@ -38,14 +38,14 @@
  *   finish and its number reused.
  * - Calls on one writer are sequential: the runtime awaits each `write` before the next.
  */
-import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { Sink, SinkCommit, SinkWriter, UnitContext } from '../../core/component.js';
 import type { FilesSinkConfig } from './config.js';
 import { SluiceError, toSluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
 import { crashPoint } from '../../core/crash-points.js';
-import { fsyncDirectory, listFolder, makeFolder, probeWritableFolder, removeFile, TEMP_MARKER } from '../../core/atomic-file.js';
+import { joinKey, openPlace, type Place, type StagedObject } from '../../core/place/index.js';
+import { s3PlaceOptionsOf } from '../../core/s3/output-options.js';
 import { createPartLocator, type PartLocator } from './part-location.js';
 import { ndjsonPartFormat, parquetPartFormat, type PartFormat, type UnitPart } from './part-format.js';
 import { defineSink } from '../../core/component.js';
@@ -76,7 +76,8 @@ const DEFAULT_MAX_OPEN_PARQUET_PARTS = 8;
  * const { outputs } = await writer.commit(); // [/data/out/2024/05/01/<stem>-0000.ndjson.gz, ...]
  */
 export function createFilesSink(config: FilesSinkConfig, options: FilesSinkOptions = {}): Sink {
-  const root = path.resolve(config.path);
+  const s3 = config.path.startsWith('s3://');
+  const root = s3 ? config.path : path.resolve(config.path);
   const parquet = config.format === 'parquet';
   const maxOpenParts = options.maxOpenParts ?? (parquet ? DEFAULT_MAX_OPEN_PARQUET_PARTS : DEFAULT_MAX_OPEN_PARTS);
   if (!Number.isInteger(maxOpenParts) || maxOpenParts < 1) {
@@ -97,10 +98,17 @@ export function createFilesSink(config: FilesSinkConfig, options: FilesSinkOptio
     });
   }
   const layout = config.layout ?? 'date';
+  let place: Place | undefined;
+  // Opened on first use: credentials are resolved (and a bad reference reported) when the sink is used.
+  const placeOf = () => (place ??= openPlace(root, s3 ? s3PlaceOptionsOf(config, `files sink ${root}`) : undefined));
   return {
     name: 'files',
-    openUnit: (unit) => new FilesUnitWriter(root, config, unit, maxOpenParts, format, createPartLocator(layout, config.partition)),
-    preflight: () => preflightFilesSink(root),
+    openUnit: (unit) => new FilesUnitWriter(placeOf(), config, unit, maxOpenParts, format, createPartLocator(layout, config.partition)),
+    preflight: () => preflightFilesSink(placeOf()),
+    close: async () => {
+      await place?.close();
+      place = undefined;
+    },
   };
 }
 
@@ -108,10 +116,12 @@ export function createFilesSink(config: FilesSinkConfig, options: FilesSinkOptio
  * Fails up front, with the folder and the fix, when the sink's folder cannot take files:
  * otherwise every unit would fail on it, be retried with backoff and end dead one by one.
  */
-async function preflightFilesSink(root: string): Promise<void> {
+async function preflightFilesSink(place: Place): Promise<void> {
+  const root = place.root;
   try {
-    await probeWritableFolder(root);
+    await place.probe();
   } catch (err) {
+    if (err instanceof SluiceError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new SluiceError(`files sink: cannot write to ${root}: ${(err as Error).message}`, {
       code: 'SINK_PATH_UNWRITABLE',
@@ -126,6 +136,7 @@ async function preflightFilesSink(root: string): Promise<void> {
 
 interface OpenPart {
   part: UnitPart<unknown>;
+  staged: StagedObject;
   number: number;
   /** Logical clock of the last switch to this slot, for least-recently-used eviction. */
   lastUsed: number;
@@ -136,12 +147,11 @@ class FilesUnitWriter implements SinkWriter {
   /** Open parts by slot key (see part-location.ts). */
   private readonly openParts = new Map<string, OpenPart>();
   private readonly nextPartNumber = new Map<string, number>();
-  /** Finished parts (still under temp names until commit), in the order they were finished. */
-  private readonly finishedParts: UnitPart<unknown>[] = [];
+  /** Finished parts (staged, invisible until commit), in the order they were finished. */
+  private readonly finishedParts: Array<{ part: UnitPart<unknown>; staged: StagedObject }> = [];
   /** Relative folders this unit wrote parts to. */
   private readonly foldersWritten = new Set<string>();
-  /** Absolute folders whose entries this unit changes: fsync'd at commit. */
-  private readonly foldersToSync = new Set<string>();
+  private readonly root: string;
   private readonly rejected: SinkCommit['rejected'] = [];
   private readonly onReject = (record: SluiceRecord, error: SluiceError): void => {
     this.delivered -= 1;
@@ -156,7 +166,7 @@ class FilesUnitWriter implements SinkWriter {
   private failure: SluiceError | undefined;
 
   constructor(
-    private readonly root: string,
+    private readonly place: Place,
     config: FilesSinkConfig,
     private readonly unit: UnitContext,
     private readonly maxOpenParts: number,
@@ -164,6 +174,7 @@ class FilesUnitWriter implements SinkWriter {
     private readonly locator: PartLocator,
   ) {
     this.targetBytes = config.targetSizeMb * 1_000_000;
+    this.root = place.root;
   }
 
   async write(records: SluiceRecord[]): Promise<void> {
@@ -197,20 +208,22 @@ class FilesUnitWriter implements SinkWriter {
   async commit(): Promise<SinkCommit> {
     this.assertOpen('commit');
     this.state = 'committing';
+    const outputs: string[] = [];
     try {
       for (const key of [...this.openParts.keys()]) await this.finishPart(key);
-      for (const part of this.finishedParts) {
-        await rename(part.tempPath, part.finalPath);
+      for (const { staged } of this.finishedParts) {
+        const published = await staged.publish();
+        // S3 outputs are recorded with the version S3 gave them (uri#etag=...).
+        outputs.push(published.etag === undefined || this.place.kind === 'local' ? published.uri : `${published.uri}#etag=${published.etag}`);
         crashPoint('mid-sink-commit');
       }
       await this.removeStaleOutputs();
-      for (const dir of this.foldersToSync) await fsyncDirectory(dir);
     } catch (err) {
       throw this.fail(err, 'committing');
     }
     this.state = 'committed';
     return {
-      outputs: this.finishedParts.map((part) => part.finalPath).sort(),
+      outputs: outputs.sort(),
       delivered: this.delivered,
       rejected: this.rejected,
     };
@@ -219,11 +232,14 @@ class FilesUnitWriter implements SinkWriter {
   async abort(): Promise<void> {
     if (this.state === 'committed' || this.state === 'aborted') return;
     this.state = 'aborted';
-    const parts = [...[...this.openParts.values()].map((p) => p.part), ...this.finishedParts];
+    const parts = [...this.openParts.values(), ...this.finishedParts];
     this.openParts.clear();
     this.lastKey = undefined;
     this.lastPart = undefined;
-    await Promise.all(parts.map((part) => part.discard()));
+    await Promise.all(parts.map(async ({ part, staged }) => {
+      await part.discard();
+      await staged.discard();
+    }));
   }
 
   /** The part to write the next record of slot `key` to, opening one if needed. */
@@ -244,16 +260,17 @@ class FilesUnitWriter implements SinkWriter {
   private async openPart(key: string): Promise<OpenPart> {
     const number = this.nextPartNumber.get(key) ?? 0;
     const { folder, tag } = this.locator.describe(key);
-    const dir = path.join(this.root, folder);
-    if (!this.foldersWritten.has(folder)) {
-      for (const changed of await makeFolder(dir)) this.foldersToSync.add(changed);
-      this.foldersToSync.add(dir);
-      this.foldersWritten.add(folder);
-    }
+    this.foldersWritten.add(folder);
     this.nextPartNumber.set(key, number + 1);
     const name = `${this.unit.outputStem}${tag === '' ? '' : `-${tag}`}-${String(number).padStart(4, '0')}${this.format.extension}`;
-    const part = await this.format.open(path.join(dir, name), this.onReject);
-    return { part, number, lastUsed: this.clock };
+    const staged = await this.place.stage(joinKey(folder, name));
+    try {
+      const part = await this.format.open(staged.localPath, this.onReject);
+      return { part, staged, number, lastUsed: this.clock };
+    } catch (err) {
+      await staged.discard();
+      throw err;
+    }
   }
 
   private async finishPart(key: string): Promise<void> {
@@ -265,14 +282,18 @@ class FilesUnitWriter implements SinkWriter {
       this.lastPart = undefined;
     }
     // Tracked before finishing so abort() also deletes it if finishing fails half way.
-    this.finishedParts.push(open.part);
+    this.finishedParts.push({ part: open.part, staged: open.staged });
     await open.part.finish();
     if (open.part.records === 0) {
       // Every record it was given was rejected: no file, and the next part takes its number.
       this.finishedParts.pop();
       await open.part.discard();
+      await open.staged.discard();
       this.nextPartNumber.set(key, open.number);
+      return;
     }
+    // S3: the finished file is uploaded now (not yet visible) and leaves the local disk.
+    await open.staged.seal();
   }
 
   private leastRecentlyUsedKey(): string {
@@ -289,22 +310,20 @@ class FilesUnitWriter implements SinkWriter {
 
   /**
    * Deletes, in the folders this attempt wrote to, parts of this unit it did not produce (in any
-   * format) and temp files of this unit left by other attempts (ours are all renamed by now).
+   * format), then temp files and incomplete uploads of this unit left by other attempts (ours
+   * are all published by now).
    */
   private async removeStaleOutputs(): Promise<void> {
     const stem = escapeRegExp(this.unit.outputStem);
-    // Strict patterns: a unit whose stem merely starts with this stem never matches.
-    const part = `${stem}(?:-class(?:\\d+|unknown))?-\\d{4,}\\.(?:ndjson(?:\\.gz)?|parquet)`;
-    const partName = new RegExp(`^${part}$`);
-    const tempName = new RegExp(`^\\.${part}${escapeRegExp(TEMP_MARKER)}`);
-    const produced = new Set(this.finishedParts.map((p) => p.finalPath));
+    // A strict pattern: a unit whose stem merely starts with this stem never matches.
+    const partName = new RegExp(`^${stem}(?:-class(?:\\d+|unknown))?-\\d{4,}\\.(?:ndjson(?:\\.gz)?|parquet)$`);
+    const produced = new Set(this.finishedParts.map((p) => p.staged.key));
     for (const folder of this.foldersWritten) {
-      const dir = path.join(this.root, folder);
-      for (const name of await listFolder(dir)) {
-        if (!partName.test(name) && !tempName.test(name)) continue;
-        const file = path.join(dir, name);
-        if (!produced.has(file)) await removeFile(file);
+      for (const entry of await this.place.list(folder)) {
+        const name = entry.key.slice(entry.key.lastIndexOf('/') + 1);
+        if (partName.test(name) && !produced.has(entry.key)) await this.place.remove(entry.key);
       }
+      await this.place.removeLeftovers(joinKey(folder, `${this.unit.outputStem}-`), (name) => partName.test(name));
     }
   }
 

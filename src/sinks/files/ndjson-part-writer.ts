@@ -21,7 +21,7 @@
 import { once } from 'node:events';
 import { open, type FileHandle } from 'node:fs/promises';
 import { createGzip, type Gzip, type ZlibOptions } from 'node:zlib';
-import { removeFile, tempPathFor, writeFully } from '../../core/atomic-file.js';
+import { removeFile, writeFully } from '../../core/atomic-file.js';
 
 export interface PartWriterOptions {
   compression: 'gzip' | 'none';
@@ -68,7 +68,6 @@ export class NdjsonPartWriter {
   private state: 'open' | 'finished' | 'discarded' = 'open';
 
   private constructor(
-    readonly finalPath: string,
     readonly tempPath: string,
     handle: FileHandle,
     options: PartWriterOptions,
@@ -92,11 +91,10 @@ export class NdjsonPartWriter {
     }
   }
 
-  /** Opens a temp file beside `finalPath` (whose folder must exist). */
-  static async open(finalPath: string, options: PartWriterOptions): Promise<NdjsonPartWriter> {
-    const tempPath = tempPathFor(finalPath);
+  /** Opens `tempPath` (a staged file of the sink's place, see core/place) for writing. */
+  static async open(tempPath: string, options: PartWriterOptions): Promise<NdjsonPartWriter> {
     const handle = await open(tempPath, 'w');
-    return new NdjsonPartWriter(finalPath, tempPath, handle, options);
+    return new NdjsonPartWriter(tempPath, handle, options);
   }
 
   /**

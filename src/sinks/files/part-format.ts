@@ -13,9 +13,8 @@ import { chunkCodec } from './parquet/column-chunk.js';
 import { ParquetPartWriter } from './parquet/part-writer.js';
 import { namedParquetSchema } from './parquet/schema.js';
 
-/** One output file being written under its temp name. */
+/** One output file being written to a local file (a place's staged object, see core/place). */
 export interface UnitPart<T> {
-  readonly finalPath: string;
   readonly tempPath: string;
   /** What `targetSizeMb` is measured against (uncompressed bytes for NDJSON, file bytes for Parquet). */
   readonly size: number;
@@ -24,7 +23,7 @@ export interface UnitPart<T> {
   /** Adds one prepared record; true means: await `flush()` before adding more. */
   append(item: T): boolean;
   flush(): Promise<void>;
-  /** Writes everything, fsyncs and closes; the file keeps its temp name. */
+  /** Writes everything, fsyncs and closes the local file. */
   finish(): Promise<void>;
   /** Deletes the temp file (also after `finish`). Never throws. */
   discard(): Promise<void>;
@@ -38,8 +37,8 @@ export interface PartFormat<T> {
    * for a record this format cannot hold.
    */
   prepare(record: SluiceRecord): T;
-  /** Opens a part; `onReject` hears of records the part could not write after `prepare`. */
-  open(finalPath: string, onReject: (record: SluiceRecord, error: SluiceError) => void): Promise<UnitPart<T>>;
+  /** Opens a part writing to `localPath`; `onReject` hears of records the part could not write after `prepare`. */
+  open(localPath: string, onReject: (record: SluiceRecord, error: SluiceError) => void): Promise<UnitPart<T>>;
 }
 
 export function ndjsonPartFormat(config: FilesSinkConfig): PartFormat<string> {
@@ -47,7 +46,7 @@ export function ndjsonPartFormat(config: FilesSinkConfig): PartFormat<string> {
   return {
     extension: config.compression === 'gzip' ? '.ndjson.gz' : '.ndjson',
     prepare: createNdjsonLineEncoder(config.idField),
-    open: (finalPath) => NdjsonPartWriter.open(finalPath, options),
+    open: (localPath) => NdjsonPartWriter.open(localPath, options),
   };
 }
 
@@ -72,6 +71,6 @@ export function parquetPartFormat(config: FilesSinkConfig): PartFormat<SluiceRec
   return {
     extension: '.parquet',
     prepare: (record) => record,
-    open: (finalPath, onReject) => ParquetPartWriter.open(finalPath, { ...base, onReject }),
+    open: (localPath, onReject) => ParquetPartWriter.open(localPath, { ...base, onReject }),
   };
 }

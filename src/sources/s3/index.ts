@@ -10,12 +10,10 @@
  * Reads pass the listed ETag as If-Match: record ids derive from the ETag, so an object replaced
  * after listing must fail loudly (OBJECT_CHANGED) instead of giving new records old ids.
  */
-import http from 'node:http';
-import https from 'node:https';
 import {
   GetObjectCommand,
   ListObjectsV2Command,
-  S3Client,
+  type S3Client,
   type ListObjectsV2CommandOutput,
   type _Object,
 } from '@aws-sdk/client-s3';
@@ -48,37 +46,9 @@ export interface S3SourceOptions {
 
 export { parseS3Uri, type S3Location } from '../../core/s3/uri.js';
 import { parseS3Uri } from '../../core/s3/uri.js';
+import { createS3Client } from '../../core/s3/client.js';
 
-const DEFAULT_MAX_SOCKETS = 128;
-
-/**
- * Creates an S3 client with bounded sockets, the SDK's standard retries and timeouts that turn a
- * stalled connection into a retryable error instead of a hang.
- */
-export function createS3Client(options: Omit<S3SourceOptions, 'uri' | 'client' | 'include' | 'exclude'> = {}): S3Client {
-  // The SDK otherwise prints a Node.js version deprecation warning that users must not see.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const maxSockets = options.maxSockets ?? DEFAULT_MAX_SOCKETS;
-  return new S3Client({
-    region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
-    endpoint: options.endpoint,
-    forcePathStyle: options.forcePathStyle,
-    credentials: options.credentials,
-    followRegionRedirects: true,
-    maxAttempts: 3,
-    retryMode: 'standard',
-    // gzip objects carry their own CRC32 and length, checked on every read; validating S3's
-    // checksums as well would hash every byte a second time in JavaScript.
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: {
-      httpAgent: new http.Agent({ keepAlive: true, maxSockets }),
-      httpsAgent: new https.Agent({ keepAlive: true, maxSockets }),
-      connectionTimeout: 10_000,
-      // Idle time allowed on a socket, also while a slow consumer holds a body back.
-      socketTimeout: 120_000,
-    },
-  });
-}
+export { createS3Client } from '../../core/s3/client.js';
 
 /**
  * Creates a source over `s3://bucket/prefix`. Object keys are the full S3 keys.

@@ -23,7 +23,7 @@ import { ByteWriter } from 'hyparquet-writer';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
 import type { SluiceError } from '../../../core/errors.js';
 import type { SluiceRecord } from '../../../core/record.js';
-import { removeFile, tempPathFor, writeFully } from '../../../core/atomic-file.js';
+import { removeFile, writeFully } from '../../../core/atomic-file.js';
 import { ChunkScratch, chunkCodec, encodeColumnChunk, type ChunkCodec, type ParquetCompression } from './column-chunk.js';
 import { inferParquetFields, OVERFLOW_COLUMN, type ParquetField } from './schema.js';
 import { RecordShredder } from './shredder.js';
@@ -68,7 +68,6 @@ export class ParquetPartWriter {
   private state: 'open' | 'finished' | 'discarded' = 'open';
 
   private constructor(
-    readonly finalPath: string,
     readonly tempPath: string,
     private readonly handle: FileHandle,
     private readonly options: ParquetPartOptions,
@@ -77,9 +76,8 @@ export class ParquetPartWriter {
     if (options.fields !== undefined) this.useSchema(options.fields);
   }
 
-  /** Opens a temp file beside `finalPath` (whose folder must exist) and writes the magic. */
-  static async open(finalPath: string, options: ParquetPartOptions): Promise<ParquetPartWriter> {
-    const tempPath = tempPathFor(finalPath);
+  /** Opens `tempPath` (a staged file of the sink's place, see core/place) and writes the magic. */
+  static async open(tempPath: string, options: ParquetPartOptions): Promise<ParquetPartWriter> {
     const handle = await open(tempPath, 'w');
     try {
       await writeFully(handle, MAGIC);
@@ -88,7 +86,7 @@ export class ParquetPartWriter {
       await removeFile(tempPath).catch(() => undefined);
       throw err;
     }
-    return new ParquetPartWriter(finalPath, tempPath, handle, options);
+    return new ParquetPartWriter(tempPath, handle, options);
   }
 
   /** Adds one record. Returns true when a row group is full: the caller then awaits `flush()`. */

@@ -1,0 +1,129 @@
+/** A local folder as a place: temp file beside the final name, rename at publish, folders fsync'd (atomic-file.ts). */
+import { open, readdir, readFile, rename, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fsyncDirectory, listFolder, makeFolder, probeWritableFolder, removeFile, TEMP_MARKER, tempPathFor, writeFully } from '../atomic-file.js';
+import { SluiceError } from '../errors.js';
+import type { Place, PlaceEntry, PublishedObject, StagedObject } from './place.js';
+
+export function createLocalPlace(folder: string): Place {
+  const root = path.resolve(folder);
+  const fileOf = (key: string) => path.join(root, ...key.split('/'));
+  const keyOf = (file: string) => path.relative(root, file).split(path.sep).join('/');
+
+  async function stage(key: string): Promise<StagedObject> {
+    const finalPath = fileOf(key);
+    const dir = path.dirname(finalPath);
+    // New folders must survive a power loss too: fsync the parents whose entries changed.
+    for (const changed of await makeFolder(dir)) await fsyncDirectory(changed);
+    const localPath = tempPathFor(finalPath);
+    let state: 'staged' | 'published' | 'discarded' = 'staged';
+    return {
+      key,
+      localPath,
+      async seal() {},
+      async publish(): Promise<PublishedObject> {
+        if (state !== 'staged') throw new SluiceError(`cannot publish ${finalPath}: it was ${state}`, { code: 'PLACE_STATE', stage: 'sink' });
+        await rename(localPath, finalPath);
+        await fsyncDirectory(dir);
+        state = 'published';
+        return { uri: finalPath, key };
+      },
+      async discard() {
+        if (state === 'published') return;
+        state = 'discarded';
+        await removeFile(localPath).catch(() => undefined);
+      },
+    };
+  }
+
+  async function entriesOf(dir: string): Promise<PlaceEntry[]> {
+    const out: PlaceEntry[] = [];
+    for (const name of (await listFolder(dir)).sort()) {
+      if (name.includes(TEMP_MARKER)) continue;
+      const file = path.join(dir, name);
+      const info = await stat(file).catch(() => undefined);
+      if (!info?.isFile()) continue;
+      out.push({ key: keyOf(file), size: info.size, etag: `${info.size}-${Math.floor(info.mtimeMs)}` });
+    }
+    return out;
+  }
+
+  async function* walk(dir: string): AsyncIterable<PlaceEntry> {
+    let names: Array<{ name: string; isDirectory(): boolean; isFile(): boolean }>;
+    try {
+      names = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+      throw err;
+    }
+    // Key order: compare names as keys compare (a folder's contents sort after "name/").
+    names.sort((a, b) => Buffer.compare(Buffer.from(a.isDirectory() ? `${a.name}/` : a.name), Buffer.from(b.isDirectory() ? `${b.name}/` : b.name)));
+    for (const entry of names) {
+      if (entry.name.includes(TEMP_MARKER)) continue;
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) yield* walk(file);
+      else if (entry.isFile()) {
+        const info = await stat(file).catch(() => undefined);
+        if (info) yield { key: keyOf(file), size: info.size, etag: `${info.size}-${Math.floor(info.mtimeMs)}` };
+      }
+    }
+  }
+
+  return {
+    root,
+    kind: 'local',
+    uri: fileOf,
+    stage,
+    async put(key, bytes) {
+      const staged = await stage(key);
+      try {
+        const handle = await open(staged.localPath, 'w');
+        try {
+          await writeFully(handle, bytes);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        return await staged.publish();
+      } catch (err) {
+        await staged.discard();
+        throw err;
+      }
+    },
+    async read(key) {
+      try {
+        return await readFile(fileOf(key));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw err;
+      }
+    },
+    list: (folder) => entriesOf(folder === '' ? root : fileOf(folder)),
+    listTree: (prefix = '') => {
+      // A prefix is a folder here ('a/b/' or 'a/b'); a partial name filters the folder's entries.
+      const clean = prefix.replace(/\/+$/, '');
+      return clean === '' ? walk(root) : filterTree(walk(path.dirname(fileOf(clean))), prefix);
+    },
+    remove: (key) => removeFile(fileOf(key)),
+    async removeLeftovers(keyPrefix, nameFilter) {
+      const file = fileOf(keyPrefix);
+      const dir = keyPrefix.endsWith('/') ? file : path.dirname(file);
+      const namePrefix = keyPrefix.endsWith('/') ? '' : path.basename(file);
+      let removed = 0;
+      for (const name of await listFolder(dir)) {
+        const marker = name.indexOf(TEMP_MARKER);
+        if (name.startsWith(`.${namePrefix}`) && marker > 0 && (nameFilter === undefined || nameFilter(name.slice(1, marker)))) {
+          await removeFile(path.join(dir, name));
+          removed += 1;
+        }
+      }
+      return removed;
+    },
+    probe: () => probeWritableFolder(root),
+    async close() {},
+  };
+}
+
+async function* filterTree(entries: AsyncIterable<PlaceEntry>, prefix: string): AsyncIterable<PlaceEntry> {
+  for await (const entry of entries) if (entry.key.startsWith(prefix)) yield entry;
+}
