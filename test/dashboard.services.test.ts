@@ -8,7 +8,7 @@
  * Needs /usr/bin/chromium (Debian package): without it this test fails, it does not skip.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -93,6 +93,10 @@ describe('dashboard in Chromium', { timeout: 600_000 }, () => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install the Debian chromium package (apt-get install chromium); this test does not skip without it`);
     mkdirSync(artifacts, { recursive: true });
     await writeBackfill();
+    // serve reads an existing ledger and lake only: watching before the first run means creating them first.
+    const migrate = spawnSync(process.execPath, [sluiceBin, 'migrate', '--state', 'state.db'], { cwd: tmp, encoding: 'utf8' });
+    assert.equal(migrate.status, 0, migrate.stderr);
+    mkdirSync(path.join(tmp, 'lake'));
     serve = startProcess(['serve', '--state', 'state.db', '--lake', 'lake', '--port', '0', '--poll-ms', '200']);
     for (let i = 0; !/http:\/\/127\.0\.0\.1:\d+\//.test(serve.stdout()); i++) {
       if (serve.child.exitCode !== null) throw new Error(`serve exited: ${serve.stderr()}`);

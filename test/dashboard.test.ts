@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -198,6 +198,64 @@ describe('sluice serve: HTTP API on loopback', () => {
   });
 });
 
+describe('sluice serve: follows its ledger file', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-follow-'));
+  const file = path.join(dir, 'state.db');
+  const removeLedger = () => {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
+  };
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function ledgerWith(pipeline: string, run?: { units: { total: number; done: number; dead: number; skipped: number } }): Promise<Ledger> {
+    const ledger = openSqliteLedger(file);
+    await ledger.planUnits([{ ...unit(`${pipeline}/a.log.gz`), id: `${pipeline}-a`, pipeline }]);
+    if (run) {
+      await ledger.startRun({ id: `${pipeline}-run`, pipeline, startedAt: Date.now() });
+      await ledger.finishRun(`${pipeline}-run`, Date.now(), { ...run, records: { in: 0, out: 0, rejected: 0, filtered: 0 }, recordsPerSecond: 0, interrupted: false });
+    }
+    return ledger;
+  }
+
+  it('a deleted ledger file is said on the page; a new file under the name is read in its place', async () => {
+    const first = await ledgerWith('old-pipeline', { units: { total: 13, done: 0, dead: 0, skipped: 13 } });
+    const lake = await openLake(path.join(dir, 'no-lake'));
+    const dash = await startDashboard({ ledger: first, ledgerFile: { path: file, reopen: async () => openSqliteLedger(file) }, lake, port: 0, ledgerLabel: 'state.db', lakeLabel: 'lake', pollMs: 50, logger });
+    let writer: Ledger | undefined;
+    try {
+      const before = await raw(dash.url);
+      assert.match(before.body, /data-pipeline="old-pipeline"/);
+      assert.match(before.body, /<td class="n">13 already done<\/td>/, 'a resume-only run reads as done, not "0 / 13"');
+
+      removeLedger();
+      const gone = await raw(dash.url);
+      assert.doesNotMatch(gone.body, /old-pipeline/);
+      assert.match(gone.body, /The ledger file .*state\.db was deleted/);
+      const snapshot = await raw(`${dash.url}api/snapshot`);
+      assert.equal(snapshot.status, 503);
+      assert.match(JSON.parse(snapshot.body).error, /was deleted/);
+
+      // A second `npm start`: a new ledger under the same name, its writer still open (WAL not checkpointed).
+      writer = await ledgerWith('new-pipeline');
+      const after = JSON.parse((await raw(`${dash.url}api/snapshot`)).body) as { pipelines: Array<{ name: string }> };
+      assert.deepEqual(after.pipelines.map((p) => p.name), ['new-pipeline']);
+      assert.match((await raw(`${dash.url}metrics`)).body, /sluice_units\{component_id="new-pipeline",state="pending"\} 1/);
+    } finally {
+      await dash.close();
+      lake.close();
+    }
+    // Closing the dashboard closed the stale connection too: the new ledger must be untouched by it.
+    assert.ok(existsSync(`${file}-wal`), 'the new ledger keeps its WAL');
+    const reader = openSqliteLedger(file);
+    try {
+      assert.deepEqual(await reader.pipelines(), ['new-pipeline']);
+      assert.equal((await reader.counts('new-pipeline')).pending, 1);
+    } finally {
+      await reader.close();
+      await writer?.close();
+    }
+  });
+});
+
 describe('sluice serve: beyond loopback', () => {
   let ledger: Ledger;
   let lake: Lake;
@@ -277,9 +335,9 @@ describe('sluice query', () => {
     assert.equal(csv.status, 0, csv.stderr);
     assert.equal(csv.stdout, 'ip,n,account\r\n10.0.0.1,2,012345678901\r\n10.0.0.2,1,012345678901\r\n');
     const json = sluice('--format', 'json', "SELECT action, count(*) AS n FROM network_activity GROUP BY 1 ORDER BY 1");
-    assert.deepEqual(JSON.parse(json.stdout), [{ action: 'Allowed', n: '2' }, { action: 'Denied', n: '1' }]);
+    assert.deepEqual(JSON.parse(json.stdout), [{ action: 'Allowed', n: 2 }, { action: 'Denied', n: 1 }]);
     const table = sluice();
-    assert.match(table.stdout, /network_activity\s+4001\s+1\s/);
+    assert.match(table.stdout, /network_activity\s+4001\s+3\s+1\s/, 'view, class, 3 rows, 1 file');
   });
 
   it('--explain prints the plan; a bad query names the views', () => {

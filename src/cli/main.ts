@@ -2,8 +2,12 @@
  * The `sluice` command line: thin adapters over the engine. User mistakes print a short message
  * (what, where, what to do) without a stack trace; `--verbose` adds the detail.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Command, Option } from 'commander';
+import { packageRoot } from '../core/package-root.js';
 import { SluiceError } from '../core/errors.js';
+import { describeViewNaming } from '../lake/view-names.js';
 import { DEMO_LAKE, DEMO_STATE } from './demo-paths.js';
 
 /**
@@ -17,10 +21,21 @@ function lazy<K extends string>(load: () => Promise<{ [P in K]: (...args: never[
   };
 }
 
+/** The version of the installed package, as `sluice --version` prints it. */
+export function sluiceVersion(): string {
+  return (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** How the reading commands find a ledger or a lake they are not given (see default-paths.ts). */
+const STATE_DEFAULT = `default: -c's runtime.state, else $SLUICE_STATE, else ${DEMO_STATE} if it exists`;
+const LAKE_DEFAULT = `default: -c's parquet files sink, else $SLUICE_LAKE, else ${DEMO_LAKE} if it exists`;
+const LEDGER_FORMS = 'a ledger file, a postgres:// URL, or env:NAME / file:PATH holding one';
+
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('sluice')
+    .version(sluiceVersion(), '-V, --version', 'print the version of sluice')
     .description('Turn raw cloud security logs in object storage into parsed, enriched, partitioned data — without losing a record.')
     .option('--verbose', 'print full error details (stack traces, causes)')
     .showHelpAfterError('(run "sluice help <command>" for usage)');
@@ -34,7 +49,7 @@ export function buildProgram(): Command {
     .option('--s3-endpoint <url>', 'with --asl: S3-compatible endpoint of the source (path-style)')
     .option('--source <uri>', 'override source.uri (a folder or s3://bucket/prefix)')
     .option('--output <path>', 'override the path of the first files sink')
-    .option('--state <file>', 'override runtime.state (the ledger file)')
+    .option('--state <ledger>', `override runtime.state (${LEDGER_FORMS})`)
     .option('--concurrency <n>', 'override runtime.concurrency (units in flight)', parsePositiveInt)
     .option('--workers <n>', 'worker threads (default: one per core; 0 = main thread)', parseNonNegativeInt)
     .option('--from <date>', 'only objects dated at/after this (YYYY-MM-DD or ISO time, UTC), read from the key')
@@ -93,18 +108,19 @@ export function buildProgram(): Command {
 
   program
     .command('status')
-    .description('show units by state, dead units with their errors, and recent runs')
+    .description('show units by state, dead units with their errors, and recent runs; exits 2 when a unit is dead')
     .option('-c, --config <file>', 'pipeline YAML file (its state and name are used)')
-    .option('--state <file>', 'ledger file (default: the config\'s runtime.state)')
+    .option('--state <ledger>', `${LEDGER_FORMS} (${STATE_DEFAULT})`)
     .option('--pipeline <name>', 'pipeline name (default: the config\'s name, or every pipeline in the ledger)')
     .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExit status: 0 no unit is dead, 2 some units are dead (listed; `sluice retry` redrives them), 1 the ledger cannot be read.')
     .action(lazy(() => import('./commands/status.js'), 'statusCommand'));
 
   program
     .command('retry')
     .description('redrive dead units: put them back to pending so the next run (or this one with --run) processes them')
     .requiredOption('-c, --config <file>', 'pipeline YAML file')
-    .option('--state <file>', 'override runtime.state')
+    .option('--state <ledger>', `override runtime.state (${LEDGER_FORMS})`)
     .option('--key <key...>', 'only these unit keys (default: every dead unit)')
     .option('--run', 'run the pipeline right after redriving')
     .option('--json', 'print the run report as JSON on stdout (with --run)')
@@ -120,8 +136,9 @@ export function buildProgram(): Command {
   program
     .command('serve')
     .description('the dashboard: runs and units live, failures with redrive, throughput, the investigation view over the lake, /metrics')
-    .option('--state <ledger>', 'ledger to watch (a file, a postgres:// URL, or env:NAME / file:PATH holding one)', DEMO_STATE)
-    .option('--lake <path>', 'folder holding the Parquet lake (searched recursively)', DEMO_LAKE)
+    .option('-c, --config <file>', 'pipeline YAML file: its runtime.state and its parquet files sink are served')
+    .option('--state <ledger>', `ledger to watch: ${LEDGER_FORMS} (${STATE_DEFAULT})`)
+    .option('--lake <path>', `folder holding the Parquet lake, searched recursively (${LAKE_DEFAULT}; none: no investigation data)`)
     .option('--port <n>', 'port (0 = any free port)', parseNonNegativeInt, 8787)
     .option('--host <address>', 'address to bind; anything but loopback needs --token', '127.0.0.1')
     .option('--token <secret-ref>', 'bearer token as a secret reference (env:NAME, file:PATH, aws-secretsmanager:ID, aws-ssm:NAME)')
@@ -130,18 +147,22 @@ export function buildProgram(): Command {
 
   program
     .command('query')
-    .description('SQL over the Parquet lake with DuckDB (views: network_activity, api_activity, flows, …; no SQL lists them)')
+    .description("SQL over the Parquet lake with DuckDB; without SQL it lists the lake's views with their row counts and columns")
     .argument('[sql]', 'the query')
-    .option('--lake <path>', 'folder holding the Parquet lake', DEMO_LAKE)
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
+    .option('-c, --config <file>', "pipeline YAML file: query the lake its parquet files sink writes")
+    .option('--lake <path>', `folder holding the Parquet lake (${LAKE_DEFAULT})`)
+    .option('--describe <view>', "print a view's columns, nested struct fields included, with their types")
+    .addOption(new Option('--format <format>', 'output format (json: BIGINTs within ±2^53 as numbers, larger ones as strings)').choices(['table', 'csv', 'json']).default('table'))
     .option('--explain', 'print the query plan instead of running it')
     .option('--max-rows <n>', 'print at most this many rows', parsePositiveInt)
+    .addHelpText('after', `\n${describeViewNaming()}`)
     .action(lazy(() => import('./commands/query.js'), 'queryCommand'));
 
   program
     .command('compact')
     .description('rewrite each lake partition (eventDay folder, per OCSF class) into one Parquet file sorted by endpoint pair and time, so per-host queries skip most of it')
-    .option('--lake <path>', 'folder holding the Parquet lake', DEMO_LAKE)
+    .option('-c, --config <file>', 'pipeline YAML file: compact the lake its parquet files sink writes')
+    .option('--lake <path>', `folder holding the Parquet lake (${LAKE_DEFAULT})`)
     .option('--day <yyyymmdd...>', 'only these eventDay partitions (default: all)')
     .option('--row-group-rows <n>', 'rows per row group of the compacted files', parsePositiveInt, 16_384)
     .option('--memory-limit <size>', "DuckDB's memory limit, e.g. 2GB (the sort spills beyond it)")

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatCount, formatDuration, renderProgress } from './progress.js';
+import { formatCount, formatDuration, ProgressBar, renderProgress, type ProgressState } from './progress.js';
 
 describe('progress line', () => {
   it('shows units, records, rate, and an ETA that follows bytes when known', () => {
@@ -20,5 +20,25 @@ describe('progress line', () => {
   it('formats counts and durations for people', () => {
     assert.deepEqual([formatCount(999), formatCount(12_345), formatCount(3_400_000), formatCount(2e9)], ['999', '12.3k', '3.40M', '2.00G']);
     assert.deepEqual([formatDuration(4_400), formatDuration(125_000), formatDuration(7_260_000)], ['4s', '2m05s', '2h01m']);
+  });
+
+  it('a resume shows the units already done apart, and nothing left as a full bar, not "0/0"', () => {
+    const resumeOnly = renderProgress({ unitsDone: 0, unitsTotal: 0, unitsDead: 0, records: 0, inFlight: 0, bytesDone: 0, bytesTotal: 0, unitsAlreadyDone: 13 }, 1_000, 4);
+    assert.equal(resumeOnly, '████ 13 units already done · nothing left to do');
+    assert.match(renderProgress({ unitsDone: 1, unitsTotal: 3, unitsDead: 0, records: 0, inFlight: 1, bytesDone: 0, bytesTotal: 0, unitsAlreadyDone: 10 }, 1_000), /1\/3 units \(\+10 already done\)/);
+  });
+
+  it('say() prints a line of its own: the bar line is cleared first, and the bar drawn again after it', () => {
+    let written = '';
+    const out = { columns: 200, write: (text: string) => ((written += text), true) } as unknown as NodeJS.WriteStream;
+    const state: ProgressState = { unitsDone: 1, unitsTotal: 4, unitsDead: 0, records: 10, inFlight: 1, bytesDone: 0, bytesTotal: 0 };
+    const bar = new ProgressBar(out, state);
+    bar.start();
+    bar.draw();
+    bar.say(() => out.write('12:00:00 warn  stopping\n'));
+    bar.stop();
+    const lines = written.split('\n');
+    assert.ok(lines[0]!.endsWith('\r\x1b[2K12:00:00 warn  stopping'), JSON.stringify(lines[0]));
+    assert.match(lines[1]!, /^\r\x1b\[2K.*1\/4 units/);
   });
 });

@@ -8,6 +8,8 @@ export interface ProgressState {
   /** Compressed bytes read so far and to read in all: the ETA follows bytes, not units, when known. */
   bytesDone: number;
   bytesTotal: number;
+  /** Units done before this run: not in `unitsTotal`, shown apart so a resume does not read "0/0". */
+  unitsAlreadyDone?: number;
 }
 
 export function formatCount(n: number): string {
@@ -26,7 +28,9 @@ export function formatDuration(ms: number): string {
 
 export function renderProgress(state: ProgressState, elapsedMs: number, width = 24): string {
   const finished = state.unitsDone + state.unitsDead;
-  const ratio = state.unitsTotal > 0 ? Math.min(1, finished / state.unitsTotal) : 0;
+  const already = state.unitsAlreadyDone ?? 0;
+  // Nothing left to do is a full bar, not an empty one.
+  const ratio = state.unitsTotal > 0 ? Math.min(1, finished / state.unitsTotal) : already > 0 ? 1 : 0;
   const filled = Math.round(ratio * width);
   const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
   const rate = elapsedMs > 0 ? (state.records * 1000) / elapsedMs : 0;
@@ -40,7 +44,9 @@ export function renderProgress(state: ProgressState, elapsedMs: number, width = 
           ? formatDuration((elapsedMs / finished) * (state.unitsTotal - finished))
           : '--';
   const dead = state.unitsDead > 0 ? ` · ${state.unitsDead} dead` : '';
-  return `${bar} ${finished}/${state.unitsTotal} units${dead} · ${state.inFlight} in flight · ${formatCount(state.records)} records · ${formatCount(rate)}/s · ETA ${eta}`;
+  if (state.unitsTotal === 0 && already > 0) return `${bar} ${already} units already done · nothing left to do`;
+  const before = already > 0 ? ` (+${already} already done)` : '';
+  return `${bar} ${finished}/${state.unitsTotal} units${before}${dead} · ${state.inFlight} in flight · ${formatCount(state.records)} records · ${formatCount(rate)}/s · ETA ${eta}`;
 }
 
 export class ProgressBar {
@@ -65,6 +71,16 @@ export class ProgressBar {
   /** Clears the bar so a log line can be printed, then the next tick redraws it. */
   clear(): void {
     this.out.write('\r\x1b[2K');
+  }
+
+  /**
+   * Prints a line of its own above the bar: the bar's line is cleared first (with whatever the
+   * terminal echoed there, such as `^C`), then the bar is drawn again below it.
+   */
+  say(print: () => void): void {
+    this.clear();
+    print();
+    if (this.timer) this.draw();
   }
 
   stop(): void {

@@ -6,9 +6,21 @@ import { describeFinalize } from '../runtime/finalize.js';
 export function printReport(report: RunReport, out: NodeJS.WritableStream): void {
   const u = report.units;
   const r = report.records;
+  // A resume that finds everything done is a success, and must not read as "0 done".
+  const allAlreadyDone = u.total > 0 && u.skipped === u.total && u.dead === 0 && u.failed === 0;
+  const outcome = report.interrupted
+    ? 'INTERRUPTED (re-run to resume)'
+    : u.dead > 0
+      ? 'finished with dead units'
+      : u.total === 0
+        ? 'nothing to do: 0 units planned'
+        : allAlreadyDone
+          ? `done: all ${u.total} units already done (--full-load redoes them)`
+          : 'done';
   const lines = [
-    `pipeline ${report.pipeline} — ${report.interrupted ? 'INTERRUPTED (re-run to resume)' : u.dead > 0 ? 'finished with dead units' : 'done'}`,
-    `  units    ${u.total} total · ${u.done} done · ${u.skipped} skipped (already done) · ${u.dead} dead · ${u.failed} waiting to retry · ${u.retried} retries`,
+    `pipeline ${report.pipeline} — ${outcome}`,
+    `  units    ${u.total} total · ${u.skipped} already done · ${u.done} done now · ${u.dead} dead · ${u.failed} waiting to retry · ${u.retried} retries`,
+    ...(report.emptyPlan ? [`  why      ${report.emptyPlan}`] : []),
     `  records  ${r.in} in · ${r.out} out · ${r.rejected} rejected · ${r.filtered} filtered`,
     `  time     ${formatDuration(report.elapsedMs)} · ${formatCount(report.recordsPerSecond)} records/s · peak RSS ${Math.round(report.peakRssBytes / 1048576)} MB`,
     `  outputs  ${report.outputs.length} files`,

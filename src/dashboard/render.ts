@@ -96,6 +96,15 @@ function unitRow(u: UnitRow): string {
   return `<tr data-unit="${e(u.id)}" data-state="${u.state}"><td class="key"><span title="${e(u.key)}">${e(baseName(u.key))}</span></td><td>${badge(u.state)}</td><td class="n">${u.attempts}</td><td class="n">${num.format(u.recordsIn)}</td><td class="n">${num.format(u.recordsOut)}</td><td class="n">${u.recordsRejected ? num.format(u.recordsRejected) : ''}</td><td class="n">${formatDuration(u.durationMs)}</td><td>${err}</td></tr>`;
 }
 
+/** A run's units: a run that only found units already done says so instead of "0 / 13". */
+function runUnits(u: { total: number; done: number; skipped?: number }): string {
+  const skipped = u.skipped ?? 0;
+  const already = skipped > 0 ? `${num.format(skipped)} already done` : '';
+  if (u.done === 0 && already) return already;
+  const now = `${num.format(u.done)} / ${num.format(u.total - skipped)}`;
+  return already ? `${now} + ${already}` : now;
+}
+
 function pipelineCard(ctx: PageContext, p: PipelineSnapshot): string {
   const total = STATES.reduce((n, s) => n + p.counts[s], 0);
   const bar = STATES.filter((s) => p.counts[s] > 0)
@@ -107,7 +116,7 @@ function pipelineCard(ctx: PageContext, p: PipelineSnapshot): string {
     ? `<table class="runs"><thead><tr><th>run</th><th>started</th><th>finished</th><th class="n">units done</th><th class="n">dead</th><th class="n">records in</th><th class="n">rejected</th><th class="n">records/s</th></tr></thead><tbody>${p.runs
         .map(
           (r) =>
-            `<tr><td><code title="${e(r.id)}">${e(r.id.slice(0, 8))}</code></td><td>${time(r.startedAt)}</td><td>${r.finishedAt ? time(r.finishedAt) : '<span class="badge s-leased">running</span>'}${r.interrupted ? ' <span class="badge s-failed">interrupted</span>' : ''}</td><td class="n">${r.units ? `${num.format(r.units.done)} / ${num.format(r.units.total)}` : ''}</td><td class="n">${r.units?.dead ? num.format(r.units.dead) : ''}</td><td class="n">${r.records ? num.format(r.records.in) : ''}</td><td class="n">${r.records?.rejected ? num.format(r.records.rejected) : ''}</td><td class="n">${r.recordsPerSecond !== null ? num.format(Math.round(r.recordsPerSecond)) : ''}</td></tr>`,
+            `<tr><td><code title="${e(r.id)}">${e(r.id.slice(0, 8))}</code></td><td>${time(r.startedAt)}</td><td>${r.finishedAt ? time(r.finishedAt) : '<span class="badge s-leased">running</span>'}${r.interrupted ? ' <span class="badge s-failed">interrupted</span>' : ''}</td><td class="n">${r.units ? runUnits(r.units) : ''}</td><td class="n">${r.units?.dead ? num.format(r.units.dead) : ''}</td><td class="n">${r.records ? num.format(r.records.in) : ''}</td><td class="n">${r.records?.rejected ? num.format(r.records.rejected) : ''}</td><td class="n">${r.recordsPerSecond !== null ? num.format(Math.round(r.recordsPerSecond)) : ''}</td></tr>`,
         )
         .join('')}</tbody></table>`
     : '<p class="muted">no runs recorded yet</p>';
@@ -138,8 +147,14 @@ export function renderLive(ctx: PageContext, snapshot: DashboardSnapshot): strin
   return snapshot.pipelines.map((p) => pipelineCard(ctx, p)).join('');
 }
 
-export function renderRunsPage(ctx: PageContext, snapshot: DashboardSnapshot): string {
-  return layout(ctx, 'runs', 'Runs', `<div id="live" data-version="0">${renderLive(ctx, snapshot)}</div>`);
+/** The live region while the ledger file is missing (deleted, or being written anew). */
+export function renderLedgerMissing(message: string): string {
+  return `<section class="card empty ledger-missing" role="alert"><h2>No ledger</h2><p>${e(message)}</p></section>`;
+}
+
+/** The runs page around its live region (`renderLive`, or `renderLedgerMissing`). */
+export function renderRunsPage(ctx: PageContext, liveHtml: string): string {
+  return layout(ctx, 'runs', 'Runs', `<div id="live" data-version="0">${liveHtml}</div>`);
 }
 
 export interface InvestigateView {

@@ -5,7 +5,8 @@
  * Live updates: one poller reads the ledger every `pollMs` while at least one browser listens on
  * `/events` (Server-Sent Events), renders the live region, and sends it to every listener when it
  * differs from the last one sent. Another process (`sluice run`, `sluice worker`) writes the same
- * ledger; SQLite's WAL lets this reader see its commits without blocking it.
+ * ledger; SQLite's WAL lets this reader see its commits without blocking it. Given `ledgerFile`,
+ * the dashboard follows that file when it is deleted or replaced (ledger-follower.ts).
  *
  * Routes (GET unless noted):
  *   /                      runs page            /events        SSE stream of the live region
@@ -23,14 +24,21 @@ import type { Lake } from '../lake/catalog.js';
 import { investigate, networkActivitySpan, parseHost, parseWindowBound, peersToCsv, type Investigation } from '../lake/investigate.js';
 import type { Ledger } from '../runtime/ledger/types.js';
 import { APP_JS, STYLE_CSS } from './assets.js';
+import { followLedger, type LedgerFile } from './ledger-follower.js';
 import { createLedgerMetrics } from './metrics.js';
-import { renderErrorPage, renderInvestigatePage, renderLive, renderRunsPage, renderTablesPage, type PageContext } from './render.js';
+import { renderErrorPage, renderInvestigatePage, renderLedgerMissing, renderLive, renderRunsPage, renderTablesPage, type PageContext } from './render.js';
 import { authorized, hostHeaderAllowed, isLoopbackHost, newCsrfToken, originAllowed, sameSecret, TOKEN_COOKIE, type AccessPolicy } from './security.js';
 import { readSnapshot } from './snapshot.js';
 
 export interface DashboardOptions {
   ledger: Ledger;
-  lake: Lake;
+  /**
+   * The SQLite file behind `ledger`: the dashboard then follows it (a deleted file is said on the
+   * page, a replaced one is reopened) and owns the ledger, closing it when replaced and on close.
+   */
+  ledgerFile?: LedgerFile;
+  /** The Parquet lake of the investigation view; without one the view says there is none. */
+  lake?: Lake;
   /** Address to bind; loopback unless told otherwise. */
   host?: string;
   /** 0 picks a free port (tests). */
@@ -103,13 +111,28 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       hint: 'pass --token env:NAME (or file:PATH, aws-secretsmanager:ID, aws-ssm:NAME), or bind 127.0.0.1',
     });
   }
-  const { ledger, lake } = options;
+  const { lake } = options;
   const log = (options.logger ?? createLogger()).child({ component: 'dashboard' });
   const csrf = newCsrfToken();
   const policy: AccessPolicy = { token: options.token, loopbackOnly, port: options.port ?? 8787 };
   const ctx: PageContext = { csrf, ledger: options.ledgerLabel, lake: options.lakeLabel };
-  const metrics = createLedgerMetrics(ledger);
+  const follower = followLedger(options.ledger, options.ledgerFile, log);
+  let metrics = { ledger: options.ledger, registry: createLedgerMetrics(options.ledger) };
+  const metricsOf = (ledger: Ledger) => {
+    if (metrics.ledger !== ledger) metrics = { ledger, registry: createLedgerMetrics(ledger) };
+    return metrics.registry;
+  };
   const pollMs = options.pollMs ?? 500;
+  /** The live region: the ledger's runs, or why there is no ledger to read just now. */
+  const liveHtml = async (): Promise<string> => {
+    const ledger = await follower.current();
+    return ledger ? renderLive(ctx, await readSnapshot(ledger)) : renderLedgerMissing(follower.missing ?? 'the ledger is not available');
+  };
+  const ledgerOr503 = async (res: ServerResponse): Promise<Ledger | null> => {
+    const ledger = await follower.current();
+    if (!ledger) json(res, 503, { error: follower.missing ?? 'the ledger is not available' });
+    return ledger;
+  };
 
   // --- live stream -------------------------------------------------------------------------
   const listeners = new Set<ServerResponse>();
@@ -122,7 +145,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     if (polling) return;
     polling = true;
     try {
-      const html = renderLive(ctx, await readSnapshot(ledger));
+      const html = await liveHtml();
       if (html !== lastHtml) {
         lastHtml = html;
         version++;
@@ -150,8 +173,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     const f = url.searchParams.get('from');
     const t = url.searchParams.get('to');
     if (f && t) return { from: parseWindowBound(f, 'from'), to: parseWindowBound(t, 'to') };
-    await lake.refreshIfStale();
-    const span = await networkActivitySpan(lake);
+    const span = lake ? (await lake.refreshIfStale(), await networkActivitySpan(lake)) : null;
     const fallback = span ?? { from: new Date(Date.now() - 86_400_000), to: new Date() };
     return { from: f ? parseWindowBound(f, 'from') : fallback.from, to: t ? parseWindowBound(t, 'to') : fallback.to };
   };
@@ -159,6 +181,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const runInvestigation = async (url: URL): Promise<Investigation> => {
     const hostParam = parseHost(url.searchParams.get('host'));
     const window = await windowFrom(url);
+    if (!lake) {
+      throw new SluiceError('this dashboard has no lake to investigate', { code: 'NO_LAKE', stage: 'config', hint: 'start sluice serve with --lake <folder of Parquet files>' });
+    }
     await lake.refreshIfStale();
     return investigate(lake, { host: hostParam, ...window });
   };
@@ -171,6 +196,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       : Object.fromEntries(new URLSearchParams(body));
     const sent = (req.headers['x-csrf-token'] as string | undefined) ?? fields.csrf ?? '';
     if (!sent || !sameSecret(sent, csrf)) return json(res, 403, { error: 'missing or wrong CSRF token: reload the page and try again' });
+    const ledger = await ledgerOr503(res);
+    if (!ledger) return;
     const pipeline = fields.pipeline ?? '';
     if (!(await ledger.pipelines()).includes(pipeline)) return json(res, 404, { error: `no pipeline "${pipeline}" in this ledger` });
     // The same as `sluice retry`: dead units back to pending with attempts reset.
@@ -214,7 +241,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
 
     switch (path) {
       case '/':
-        return send(res, 200, 'text/html; charset=utf-8', renderRunsPage(ctx, await readSnapshot(ledger)));
+        return send(res, 200, 'text/html; charset=utf-8', renderRunsPage(ctx, await liveHtml()));
       case '/events': {
         res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
         res.write('retry: 2000\n\n');
@@ -230,11 +257,16 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         startPolling();
         return;
       }
-      case '/api/snapshot':
-        return json(res, 200, await readSnapshot(ledger));
+      case '/api/snapshot': {
+        const ledger = await ledgerOr503(res);
+        return ledger ? json(res, 200, await readSnapshot(ledger)) : undefined;
+      }
       case '/metrics': {
-        const text = await metrics.metrics();
-        return send(res, 200, metrics.contentType, text);
+        const ledger = await follower.current();
+        if (!ledger) return send(res, 503, 'text/plain; charset=utf-8', `${follower.missing ?? 'the ledger is not available'}\n`);
+        const registry = metricsOf(ledger);
+        const text = await registry.metrics();
+        return send(res, 200, registry.contentType, text);
       }
       case '/assets/app.js':
         return sendAsset(req, res, 'text/javascript; charset=utf-8', APP_JS);
@@ -250,8 +282,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
           return send(res, 400, 'text/html; charset=utf-8', renderInvestigatePage(ctx, { host: hostParam, from: '', to: '', error: message }));
         }
         const view = { host: hostParam, from: window.from.toISOString(), to: window.to.toISOString() };
-        await lake.refreshIfStale();
-        if (!lake.table('network_activity')) return send(res, 200, 'text/html; charset=utf-8', renderInvestigatePage(ctx, { ...view, empty: true }));
+        await lake?.refreshIfStale();
+        if (!lake?.table('network_activity')) return send(res, 200, 'text/html; charset=utf-8', renderInvestigatePage(ctx, { ...view, empty: true }));
         if (!hostParam) return send(res, 200, 'text/html; charset=utf-8', renderInvestigatePage(ctx, view));
         try {
           const result = await investigate(lake, { host: parseHost(hostParam), ...window });
@@ -272,8 +304,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         res.writeHead(204);
         return res.end();
       case '/tables':
-        await lake.refreshIfStale();
-        return send(res, 200, 'text/html; charset=utf-8', renderTablesPage(ctx, lake.tables()));
+        await lake?.refreshIfStale();
+        return send(res, 200, 'text/html; charset=utf-8', renderTablesPage(ctx, lake?.tables() ?? []));
       default:
         return send(res, 404, 'text/html; charset=utf-8', renderErrorPage(ctx, 404, `nothing at ${path}`));
     }
@@ -316,6 +348,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
+      await follower.close();
     },
   };
 }

@@ -13,19 +13,9 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, DuckDBTypeId, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import { SluiceError } from '../core/errors.js';
-
-/** View names of the OCSF classes Sluice writes (others become `class_<uid>`). */
-const CLASS_VIEWS: Readonly<Record<string, string>> = {
-  '3001': 'account_change',
-  '3002': 'authentication',
-  '4001': 'network_activity',
-  '4002': 'http_activity',
-  '4003': 'dns_activity',
-  '6003': 'api_activity',
-  unknown: 'unclassified',
-};
+import { CLASS_VIEWS } from './view-names.js';
 
 const CLASS_TAG = /-class(\d+|unknown)-\d+\.parquet$/;
 
@@ -190,4 +180,71 @@ export async function openLake(root: string, options: OpenLakeOptions = {}): Pro
       instance.closeSync();
     },
   };
+}
+
+/** One column of a view, nested struct fields as their own rows (what `sluice query --describe` prints). */
+export interface ViewColumn {
+  /** The column as SQL names it: `src_endpoint.ip`; `[]` stands for the elements of a list. */
+  path: string;
+  /** The DuckDB type; a struct is `STRUCT` (or `STRUCT[]` for a list of them) with its fields after it. */
+  type: string;
+  /** 0 for a top-level column, 1 for a field of it, and so on. */
+  depth: number;
+}
+
+export interface ViewDescription {
+  name: string;
+  rows: number;
+  columns: ViewColumn[];
+}
+
+function sqlName(name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : `"${name.replaceAll('"', '""')}"`;
+}
+
+/** The element type of lists (and fixed-size arrays), however deep: `STRUCT[][]` is a struct. */
+function elementOf(type: DuckDBType): { type: DuckDBType; suffix: string } {
+  let suffix = '';
+  let inner = type;
+  while (inner.typeId === DuckDBTypeId.LIST || inner.typeId === DuckDBTypeId.ARRAY) {
+    suffix += '[]';
+    inner = inner.valueType;
+  }
+  return { type: inner, suffix };
+}
+
+function addColumns(out: ViewColumn[], prefix: string, type: DuckDBType, depth: number): void {
+  const { type: inner, suffix } = elementOf(type);
+  if (inner.typeId !== DuckDBTypeId.STRUCT) {
+    out.push({ path: prefix, type: type.toString(), depth });
+    return;
+  }
+  out.push({ path: prefix, type: `STRUCT${suffix}`, depth });
+  inner.entryNames.forEach((name, i) => addColumns(out, `${prefix}${suffix}.${sqlName(name)}`, inner.entryTypes[i]!, depth + 1));
+}
+
+/**
+ * A view's row count and columns, every nested struct field included, from DuckDB's own types
+ * (nothing is shortened, however deep the struct).
+ *
+ * @example
+ * const d = await describeView(lake, 'network_activity');
+ * // { name: 'network_activity', rows: 300000, columns: [{ path: 'src_endpoint', type: 'STRUCT', depth: 0 }, { path: 'src_endpoint.ip', type: 'VARCHAR', depth: 1 }, …] }
+ */
+export async function describeView(lake: Lake, name: string): Promise<ViewDescription> {
+  if (!lake.table(name)) {
+    const views = lake.tables().map((t) => t.name);
+    throw new SluiceError(`no view "${name}" in the lake ${lake.root}`, {
+      code: 'NO_SUCH_VIEW',
+      stage: 'config',
+      hint: views.length ? `the lake's views: ${views.join(', ')}` : 'the lake has no Parquet files yet',
+    });
+  }
+  const view = `"${name}"`;
+  const count = (await lake.connection.runAndReadAll(`SELECT count(*) AS n FROM ${view}`)).getRows()[0]![0];
+  const shape = await lake.connection.runAndReadAll(`SELECT * FROM ${view} LIMIT 0`);
+  const types = shape.columnTypes();
+  const columns: ViewColumn[] = [];
+  shape.columnNames().forEach((column, i) => addColumns(columns, sqlName(column), types[i]!, 0));
+  return { name, rows: Number(count), columns };
 }

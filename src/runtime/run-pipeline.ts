@@ -29,6 +29,7 @@ import type { Logger } from '../core/logger.js';
 import type { UnitProgress } from './process-unit.js';
 import { createUnitRunner, type UnitRunner } from './unit-runner.js';
 import { aggregateStageOf, finalizeAggregate, type FinalizeSummary } from './finalize.js';
+import { explainEmptyPlan } from './empty-plan.js';
 
 export interface RunReport {
   pipeline: string;
@@ -48,6 +49,8 @@ export interface RunReport {
   partitions?: PartitionRunFigures;
   /** Pipelines with an aggregate: what the finalize step did (see finalize.ts). */
   aggregate?: FinalizeSummary;
+  /** Set only when the plan found no units: why (empty source, filters, window; see empty-plan.ts). */
+  emptyPlan?: string;
 }
 
 export interface RunEvents {
@@ -360,6 +363,7 @@ export async function runPipeline(config: PipelineConfig, options: RunOptions = 
     report.units.total = plan.total;
     report.units.skipped = plan.alreadyDone;
     report.bytesRead = 0;
+    if (plan.total === 0) report.emptyPlan = await explainEmptyPlan(config, options.window).catch((err: Error) => `the source could not be listed again to tell why: ${err.message}`);
     events.onPlanned?.(plan);
 
     await workPipeline(config, {

@@ -3,13 +3,13 @@
  * one file sorted by endpoint pair and time (see src/lake/compact.ts), so per-host questions over
  * the lake skip most row groups. Safe to re-run and to interrupt: rows are never lost or doubled.
  */
-import path from 'node:path';
 import { compactLake } from '../../lake/compact.js';
-import { DEMO_LAKE } from '../demo-paths.js';
+import { locateLake } from '../default-paths.js';
 import { formatTable } from './query.js';
 
 export interface CompactFlags {
-  lake: string;
+  config?: string;
+  lake?: string;
   day?: string[];
   rowGroupRows?: number;
   memoryLimit?: string;
@@ -17,7 +17,7 @@ export interface CompactFlags {
 }
 
 export async function compactCommand(flags: CompactFlags): Promise<void> {
-  const report = await compactLake(path.resolve(flags.lake || DEMO_LAKE), {
+  const report = await compactLake(locateLake(flags).value, {
     days: flags.day,
     rowGroupRows: flags.rowGroupRows,
     memoryLimit: flags.memoryLimit,

@@ -8,6 +8,7 @@ import { createLogger } from '../../core/logger.js';
 import { windowFromFlags } from '../../core/key-dates.js';
 import { describeLedger, openLedger } from '../../runtime/ledger/open-ledger.js';
 import { planPipeline } from '../../runtime/run-pipeline.js';
+import { explainEmptyPlan } from '../../runtime/empty-plan.js';
 import type { PlanSummary } from '../../runtime/plan/planner.js';
 import type { UnitState } from '../../runtime/ledger/types.js';
 import { loadConfigWithOverrides } from './load-config.js';
@@ -34,6 +35,8 @@ export interface PlanReport {
   elapsedMs: number;
   unitsPerSecond: number;
   peakRssBytes: number;
+  /** Set only when the plan found no units: why. */
+  emptyPlan?: string;
 }
 
 /** Progress goes to the log at most this often, so a million-object prefix logs a few lines a minute. */
@@ -71,6 +74,7 @@ export async function planCommand(flags: PlanFlags): Promise<void> {
       unitsPerSecond: elapsedMs > 0 ? Math.round((plan.total * 1000) / elapsedMs) : 0,
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
     };
+    if (plan.total === 0) report.emptyPlan = await explainEmptyPlan(config, window);
   } finally {
     await ledger.close();
   }
@@ -86,7 +90,7 @@ export async function planCommand(flags: PlanFlags): Promise<void> {
       `  listed   ${p.total} units (${p.inserted} new · ${p.alreadyDone} already done · ${p.alreadyDead} dead${p.reset ? ` · ${p.reset} reset by --full-load` : ''})`,
       `  ledger   ${u.pending} pending · ${u.leased} leased · ${u.done} done · ${u.failed} waiting to retry · ${u.dead} dead`,
       `  time     ${(report.elapsedMs / 1000).toFixed(1)} s · ${report.unitsPerSecond} units/s · peak RSS ${Math.round(report.peakRssBytes / 1048576)} MB`,
-      `next: sluice worker -c ${flags.config}   (on as many machines as you like)`,
+      report.emptyPlan ? `  nothing planned: ${report.emptyPlan}` : `next: sluice worker -c ${flags.config}   (on as many machines as you like)`,
       '',
     ].join('\n'),
   );

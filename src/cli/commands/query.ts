@@ -1,19 +1,35 @@
 /**
  * `sluice query "SQL"`: SQL over the Parquet lake with DuckDB. The lake's views are named after
- * OCSF classes (`network_activity`, `api_activity`, …) and flat source folders (`flows`); run it
- * without SQL to list them. Output as an aligned table, CSV or JSON; `--explain` prints the plan.
+ * the OCSF classes and flat source folders it holds (view-names.ts); without SQL it lists them
+ * with their row counts and columns, and `--describe <view>` prints every nested field. Output as
+ * an aligned table, CSV or JSON; `--explain` prints the plan.
  */
-import path from 'node:path';
+import { DuckDBTypeId, JsonDuckDBValueConverter, type DuckDBValueConverter, type Json } from '@duckdb/node-api';
 import { SluiceError } from '../../core/errors.js';
-import { openLake, type Lake } from '../../lake/catalog.js';
-import { DEMO_LAKE } from '../demo-paths.js';
+import { describeView, openLake, type Lake, type ViewDescription } from '../../lake/catalog.js';
+import { locateLake } from '../default-paths.js';
 
 export interface QueryFlags {
-  lake: string;
+  config?: string;
+  lake?: string;
+  describe?: string;
   format: 'table' | 'csv' | 'json';
   explain?: boolean;
   maxRows?: number;
 }
+
+const WHOLE_NUMBER_TYPES: ReadonlySet<DuckDBTypeId> = new Set([DuckDBTypeId.BIGINT, DuckDBTypeId.UBIGINT, DuckDBTypeId.HUGEINT, DuckDBTypeId.UHUGEINT]);
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * DuckDB's JSON conversion, except that 64- and 128-bit integers are JSON numbers when a
+ * JavaScript reader can hold them exactly (|n| ≤ 2^53 − 1), and strings only beyond that: counts
+ * and ports stay numbers, nested ones too.
+ */
+export const jsonWithNumbers: DuckDBValueConverter<Json> = (value, type, converter) => {
+  if (typeof value === 'bigint' && WHOLE_NUMBER_TYPES.has(type.typeId)) return value >= -SAFE && value <= SAFE ? Number(value) : value.toString();
+  return JsonDuckDBValueConverter(value, type, converter);
+};
 
 function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';
@@ -39,7 +55,7 @@ export function formatTable(columns: string[], rows: unknown[][]): string {
 async function runQuery(lake: Lake, sql: string): Promise<{ columns: string[]; rows: unknown[][]; objects: Record<string, unknown>[] }> {
   try {
     const reader = await lake.connection.runAndReadAll(sql);
-    return { columns: reader.columnNames(), rows: reader.getRowsJson() as unknown[][], objects: reader.getRowObjectsJson() };
+    return { columns: reader.columnNames(), rows: reader.getRowsJson() as unknown[][], objects: reader.convertRowObjects(jsonWithNumbers) };
   } catch (err) {
     const views = lake.tables().map((t) => t.name);
     throw new SluiceError(`query failed: ${(err as Error).message}`, {
@@ -51,16 +67,57 @@ async function runQuery(lake: Lake, sql: string): Promise<{ columns: string[]; r
   }
 }
 
+/** Words joined with `sep`, wrapped at `width` characters, each line starting with `indent`. */
+function wrap(words: string[], sep: string, indent: string, width = 100): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of words) {
+    const next = line ? `${line}${sep}${word}` : word;
+    if (line && indent.length + next.length > width) {
+      lines.push(`${indent}${line}${sep.trimEnd()}`);
+      line = word;
+    } else line = next;
+  }
+  if (line) lines.push(`${indent}${line}`);
+  return lines;
+}
+
+/** Every view with its row count, then each view's top-level columns. */
+async function listViews(lake: Lake): Promise<string> {
+  const tables = lake.tables();
+  if (tables.length === 0) return `no Parquet files under ${lake.root}: no views yet (a files sink with format: parquet writes them)\n`;
+  const described: ViewDescription[] = [];
+  for (const t of tables) described.push(await describeView(lake, t.name));
+  const out = [
+    `lake ${lake.root}`,
+    formatTable(
+      ['view', 'ocsf_class', 'rows', 'files', 'bytes', 'partitions'],
+      tables.map((t, i) => [t.name, t.classUid, described[i]!.rows, t.files, t.bytes, t.hive ? 'region, accountId, eventDay' : '']),
+    ).trimEnd(),
+  ];
+  for (const d of described) {
+    out.push('', `${d.name} columns:`, ...wrap(d.columns.filter((c) => c.depth === 0).map((c) => `${c.path} ${c.type}`), ', ', '  '));
+  }
+  out.push('', 'nested fields: sluice query --describe <view>');
+  return `${out.join('\n')}\n`;
+}
+
+/** A view's columns one per line, struct fields indented under their struct, types whole. */
+function formatDescription(d: ViewDescription, root: string): string {
+  const width = Math.max(...d.columns.map((c) => c.depth * 2 + c.path.length));
+  const lines = d.columns.map((c) => `  ${' '.repeat(c.depth * 2)}${c.path.padEnd(width - c.depth * 2)}  ${c.type}`);
+  return [`${d.name}: ${d.rows} rows in ${root}`, ...lines, ''].join('\n');
+}
+
 export async function queryCommand(sql: string | undefined, flags: QueryFlags): Promise<void> {
-  const lake = await openLake(path.resolve(flags.lake || DEMO_LAKE));
+  const lake = await openLake(locateLake(flags).value);
   try {
+    if (flags.describe !== undefined) {
+      process.stdout.write(formatDescription(await describeView(lake, flags.describe), lake.root));
+      return;
+    }
     if (sql === undefined || sql.trim() === '') {
-      const tables = lake.tables();
-      if (tables.length === 0) {
-        process.stdout.write(`no Parquet files under ${lake.root}\n`);
-        return;
-      }
-      process.stdout.write(formatTable(['view', 'ocsf_class', 'files', 'bytes', 'partitions'], tables.map((t) => [t.name, t.classUid, t.files, t.bytes, t.hive ? 'region, accountId, eventDay' : ''])));
+      process.stdout.write(await listViews(lake));
       return;
     }
     if (flags.explain) {

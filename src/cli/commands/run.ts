@@ -42,7 +42,7 @@ export async function runWithProgress(
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
     if (interrupts > 1) process.exit(130);
-    log.warn({ signal }, 'stopping: finishing nothing new, releasing leases (press Ctrl-C again to quit at once)');
+    say(() => log.warn({ signal }, 'stopping: finishing nothing new, releasing leases (press Ctrl-C again to quit at once)'));
     controller.abort();
   };
   process.on('SIGINT', onSignal);
@@ -63,10 +63,7 @@ export async function runWithProgress(
     state.bytesDone = bytes;
   };
   const bar = options.progress && process.stderr.isTTY ? new ProgressBar(process.stderr, state) : undefined;
-  const say = (fn: () => void) => {
-    bar?.clear();
-    fn();
-  };
+  const say = (fn: () => void) => (bar ? bar.say(fn) : fn());
   try {
     const report = await runPipeline(config, {
       window: options.window,
@@ -76,6 +73,7 @@ export async function runWithProgress(
       events: {
         onPlanned(plan) {
           state.unitsTotal = plan.total - plan.alreadyDone - plan.alreadyDead;
+          state.unitsAlreadyDone = plan.alreadyDone;
           state.bytesTotal = plan.bytesToDo;
           log.info(
             { pipeline: config.name, units: plan.total, new: plan.inserted, alreadyDone: plan.alreadyDone, reset: plan.reset, bytes: plan.bytes },

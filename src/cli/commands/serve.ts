@@ -1,21 +1,22 @@
 /**
- * `sluice serve`: the dashboard over a ledger and a Parquet lake (defaults: the demo's). Binds
- * loopback unless `--host` says otherwise, and then only with `--token <secret reference>`.
+ * `sluice serve`: the dashboard over an existing ledger and a Parquet lake, found as the other
+ * reading commands find them (default-paths.ts). Binds loopback unless `--host` says otherwise,
+ * and then only with `--token <secret reference>`. A SQLite ledger file that is deleted or
+ * replaced while serving (a new demo run) is followed: the dashboard reopens it.
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../../core/errors.js';
 import { startDashboard } from '../../dashboard/server.js';
 import { isLoopbackHost } from '../../dashboard/security.js';
 import { openLake } from '../../lake/catalog.js';
-import { describeLedger, isLedgerReference, openLedger } from '../../runtime/ledger/open-ledger.js';
+import { describeLedger, isLedgerReference, openLedger, resolveLedgerState } from '../../runtime/ledger/open-ledger.js';
 import { isSecretRef, resolveSecretRefAsync } from '../../core/secrets.js';
-import { stateFromOption } from './open-ledger.js';
-import { DEMO_LAKE, DEMO_STATE } from '../demo-paths.js';
+import { locateLake, locateLedger } from '../default-paths.js';
 
 export interface ServeFlags {
-  state: string;
-  lake: string;
+  config?: string;
+  state?: string;
+  lake?: string;
   port: number;
   host: string;
   token?: string;
@@ -51,32 +52,35 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     });
   }
   const token = await resolveToken(flags);
-  const state = stateFromOption(flags.state);
-  const lakeRoot = path.resolve(flags.lake);
-  if (!isLedgerReference(state) && !existsSync(state)) {
-    process.stderr.write(`serve: no ledger at ${state} yet; it is created now and fills when a run uses it (--state ${flags.state})\n`);
-  }
-  const ledger = await openLedger(state);
-  const lake = await openLake(lakeRoot);
+  const { value: state } = locateLedger(flags);
+  const lakeFound = locateLake(flags, { optional: true });
+  const { kind, location } = resolveLedgerState(state);
+  const ledger = await openLedger(state, { mustExist: true });
   const rel = (p: string) => path.relative(process.cwd(), p) || '.';
+  const ledgerLabel = isLedgerReference(state) ? describeLedger(state) : rel(state);
+  let lake;
   let dashboard;
   try {
+    lake = lakeFound ? await openLake(lakeFound.value) : undefined;
     dashboard = await startDashboard({
       ledger,
+      // A SQLite file may be deleted and written anew under the same name (`npm start` again).
+      ledgerFile: kind === 'sqlite' ? { path: location, reopen: () => openLedger(location, { mustExist: true }) } : undefined,
       lake,
       host: flags.host,
       port: flags.port,
       token,
-      ledgerLabel: isLedgerReference(flags.state) ? describeLedger(flags.state) : rel(state),
-      lakeLabel: rel(lakeRoot),
+      ledgerLabel,
+      lakeLabel: lakeFound ? rel(lakeFound.value) : 'none',
       pollMs: flags.pollMs,
     });
   } catch (err) {
-    lake.close();
+    lake?.close();
     await ledger.close();
     throw err;
   }
-  process.stdout.write(`sluice serve: ${dashboard.url}  (ledger ${isLedgerReference(flags.state) ? describeLedger(flags.state) : rel(state)}, lake ${rel(lakeRoot)}: ${lake.tables().map((t) => t.name).join(', ') || 'no Parquet yet'})\n`);
+  const lakeSummary = lake ? `lake ${rel(lake.root)}: ${lake.tables().map((t) => t.name).join(', ') || 'no Parquet yet'}` : 'no lake: pass --lake <folder> for the investigation view';
+  process.stdout.write(`sluice serve: ${dashboard.url}  (ledger ${ledgerLabel}, ${lakeSummary})\n`);
   if (token) process.stdout.write(`  open ${dashboard.url}?token=<the token> once in a browser; scrapers send Authorization: Bearer <token>\n`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -84,6 +88,5 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     process.once('SIGTERM', stop);
   });
   await dashboard.close();
-  lake.close();
-  await ledger.close();
+  lake?.close();
 }

@@ -3,7 +3,8 @@ import { loadPipelineFile } from '../../pipeline/config.js';
 import { SluiceError } from '../../core/errors.js';
 import { describeLedger } from '../../runtime/ledger/open-ledger.js';
 import { UNIT_STATES, type Ledger, type UnitRow, type WorkerRow } from '../../runtime/ledger/types.js';
-import { openExistingLedger, stateFromOption } from './open-ledger.js';
+import { locateLedger } from '../default-paths.js';
+import { openExistingLedger } from './open-ledger.js';
 
 export interface StatusFlags {
   config?: string;
@@ -93,17 +94,10 @@ export async function collectStatus(ledger: Ledger, pipeline: string, now = Date
   };
 }
 
+/** Exit status: 0 no unit is dead, 2 some are (a script or CI step can tell), 1 the ledger cannot be read. */
 export async function statusCommand(flags: StatusFlags): Promise<void> {
-  let state = flags.state ? stateFromOption(flags.state) : undefined;
-  let pipeline = flags.pipeline;
-  if (flags.config) {
-    const config = loadPipelineFile(flags.config);
-    state ??= config.runtime.state;
-    pipeline ??= config.name;
-  }
-  if (!state) {
-    throw new SluiceError('status needs a ledger', { code: 'BAD_OPTION', stage: 'config', hint: 'pass -c <pipeline.yaml> or --state <ledger file>' });
-  }
+  const { value: state } = locateLedger(flags);
+  const pipeline = flags.pipeline ?? (flags.config ? loadPipelineFile(flags.config).name : undefined);
   const ledger = await openExistingLedger(state);
   const shown = describeLedger(state);
   try {
@@ -111,6 +105,7 @@ export async function statusCommand(flags: StatusFlags): Promise<void> {
     // A pipeline with an aggregate has its finalize units under `<name>#aggregate` (runtime/finalize.ts).
     const names = pipeline ? [pipeline, ...(await ledger.pipelines()).filter((n) => n === finalizePipelineName(pipeline!))] : await ledger.pipelines();
     const statuses = await Promise.all(names.map((name) => collectStatus(ledger, name, now)));
+    if (statuses.some((s) => (s.units.dead ?? 0) > 0)) process.exitCode = 2;
     if (flags.json) {
       process.stdout.write(`${JSON.stringify({ state: shown, pipelines: statuses }, null, 2)}\n`);
       return;
