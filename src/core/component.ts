@@ -8,6 +8,7 @@
  * runtime does the accounting. That way a new sink cannot get checkpointing wrong.
  */
 import type { z } from 'zod';
+import type { Place } from './place/index.js';
 import type { ObjectRef, Rejection, SluiceRecord } from './record.js';
 
 /** Inclusive-exclusive time window used to prune date-partitioned layouts. */
@@ -142,7 +143,8 @@ export interface UnitPipeline {
   format: Format;
   transforms: Transform[];
   sinks: Sink[];
-  deadLetterDir: string;
+  /** Where the unit's dead letters go: a local folder or an S3 prefix. */
+  deadLetters: Place;
   /** GETs in flight inside a multi-object unit (default 64). */
   readConcurrency?: number;
 }

@@ -13,14 +13,15 @@
  * SDK clients, Parquet) during the first invocation's init, and a handler whose pipeline never
  * needs a module (a CloudWatch Logs pipeline has no S3 source) never evaluates it.
  */
-import os from 'node:os';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { parseDocument } from 'yaml';
 import type { PipelineConfig } from '../pipeline/config.js';
 import { loadPipelineFile, parsePipeline } from '../pipeline/config.js';
 import { SluiceError, toSluiceError } from '../core/errors.js';
-import type { UnitPipeline } from '../runtime/process-unit.js';
+import type { UnitPipeline } from '../core/component.js';
+import { isS3Location } from '../core/place/index.js';
+import { deadLetterDirFor } from '../pipeline/places.js';
 
 export interface LambdaPipeline {
   config: PipelineConfig;
@@ -74,23 +75,32 @@ export async function loadPipelineConfig(ref: string, options: LoadPipelineOptio
   return parsePipeline(doc.toJS(), path.join(options.baseDir ?? process.cwd(), path.basename(key) || 'pipeline.yaml'));
 }
 
-/** Where dead letters go in Lambda: runtime.deadLetters, else beside the first files sink, else the temp folder. */
-export function lambdaDeadLetterDir(config: PipelineConfig): string {
-  if (config.runtime.deadLetters) return config.runtime.deadLetters;
-  const files = config.sinks.find((s) => s.type === 'files');
-  if (files && files.type === 'files') return path.join(files.path, '_rejected');
-  return path.join(os.tmpdir(), 'sluice-dead-letters', config.name);
+/**
+ * Where dead letters go in Lambda: runtime.deadLetters, else beside the first files sink. It must
+ * be durable — an S3 prefix, or an EFS mount (/mnt/...) — since the container's disk vanishes with
+ * it: a pipeline without one is refused (its messages are then never acknowledged), instead of
+ * acknowledging records whose dead letters would be lost.
+ */
+export function lambdaDeadLetterLocation(config: PipelineConfig): string {
+  const location = deadLetterDirFor(config);
+  if (isS3Location(location) || /^\/mnt\/[^/]/.test(location)) return location;
+  throw new SluiceError(`pipeline ${config.name}: in Lambda, dead letters would go to ${location}, which does not survive the container`, {
+    code: 'DEAD_LETTERS_NOT_DURABLE',
+    stage: 'config',
+    hint: 'set runtime.deadLetters to an s3://bucket/prefix/ the function may write (or an EFS mount under /mnt/), or write a files sink to s3://',
+  });
 }
 
 /** Builds the components of a pipeline for a Lambda container and opens its transforms. */
 export async function openLambdaPipeline(config: PipelineConfig): Promise<LambdaPipeline> {
   const { createFormat, createSink, createSource, createTransforms } = await import('../pipeline/catalog.js');
+  const { runtimePlaceFor } = await import('../pipeline/places.js');
   const pipeline: UnitPipeline = {
     source: createSource(config.source),
     format: createFormat(config.format),
     transforms: createTransforms(config.transforms),
     sinks: config.sinks.map(createSink),
-    deadLetterDir: lambdaDeadLetterDir(config),
+    deadLetters: runtimePlaceFor(lambdaDeadLetterLocation(config), config, 'runtime.deadLetters'),
   };
   try {
     for (const transform of pipeline.transforms) await transform.open?.();
@@ -106,6 +116,7 @@ export async function closeLambdaPipeline({ pipeline }: LambdaPipeline): Promise
     pipeline.source.close?.(),
     ...pipeline.transforms.map((t) => t.close?.()),
     ...pipeline.sinks.map((s) => s.close?.()),
+    pipeline.deadLetters.close(),
   ]);
 }
 

@@ -1,17 +1,10 @@
 import path from 'node:path';
 import type { Sink, Transform, UnitPipeline } from '../core/component.js';
+import { deadLetterPlaceFor } from './places.js';
+
+export { deadLetterDirFor, deadLetterPlaceFor, runtimePlaceFor, s3OptionsFor } from './places.js';
 import { isLedgerReference, type PipelineConfig } from './config.js';
 import { barrierStageOf, createFormat, createSink, createSource, createTransforms } from './catalog.js';
-
-/** Where rejected lines and records go: runtime.deadLetters, else `<first files sink>/_rejected`, else beside the ledger. */
-export function deadLetterDirFor(config: PipelineConfig): string {
-  if (config.runtime.deadLetters) return config.runtime.deadLetters;
-  const files = config.sinks.find((s) => s.type === 'files');
-  if (files && files.type === 'files') return path.join(files.path, '_rejected');
-  // A database ledger has no folder to sit beside: fall back to the working directory.
-  const beside = isLedgerReference(config.runtime.state) ? path.resolve('.sluice') : path.dirname(config.runtime.state);
-  return path.join(beside, 'dead-letters', config.name);
-}
 
 /** Folder of the per-unit partials of a barrier transform: its `partials` option, else beside the ledger. */
 export function partialsDirFor(config: PipelineConfig, stage: { config: { partials?: string } }): string {
@@ -42,7 +35,7 @@ export async function openUnitPipeline(config: PipelineConfig): Promise<UnitPipe
     format: createFormat(config.format),
     transforms: stages.transforms,
     sinks: stages.sinks,
-    deadLetterDir: deadLetterDirFor(config),
+    deadLetters: deadLetterPlaceFor(config),
     readConcurrency: config.source.concurrency,
   };
   try {
@@ -94,5 +87,6 @@ export async function closeUnitPipeline(pipeline: UnitPipeline): Promise<void> {
     pipeline.source.close?.(),
     ...pipeline.transforms.map((t) => t.close?.()),
     ...pipeline.sinks.map((s) => s.close?.()),
+    pipeline.deadLetters.close(),
   ]);
 }

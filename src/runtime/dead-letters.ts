@@ -1,33 +1,37 @@
 /**
  * Dead letters of one unit: every rejected line or record, with where it came from and why, in
- * `<dir>/<outputStem>.rejected.ndjson` (one JSON object per line, uncompressed so it can be read
- * with any tool).
+ * `<place>/<outputStem>.rejected.ndjson` (one JSON object per line, uncompressed so it can be read
+ * with any tool). The place is a local folder or an S3 prefix (core/place): in Lambda only the
+ * latter survives the container.
  *
  * Invariants:
  * - The file is a function of the unit's input and config: no wall-clock time, lines in the
  *   order they were added, fixed key order. A re-run of the unit writes it byte-identical.
- * - It appears atomically: written to a temp file beside it, fsync'd, renamed at `commit()`.
+ * - It appears atomically at `commit()`: staged in the place, published whole (a rename; a
+ *   PutObject or completed multipart upload). A dead letter that cannot be written fails the
+ *   commit, and so the unit: rejected lines are never acknowledged without their letters.
  * - No file when there is nothing to write; an earlier attempt's file is then deleted, so the
  *   dead letters always describe the last committed attempt only.
- * - Memory is bounded: lines are buffered up to 1 MiB, then appended to the temp file. `add`
+ * - Memory is bounded: lines are buffered up to 1 MiB, then appended to a local spool file. `add`
  *   is synchronous (the runtime calls it between batches); it only touches the disk when a
  *   unit rejects more than 1 MiB of lines, which is rare and better slow than lost.
  */
-import { closeSync, fsync, mkdirSync, openSync, writeFileSync, close } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+import { closeSync, copyFileSync, mkdirSync, openSync, writeFileSync, close } from 'node:fs';
+import { open } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { UnitContext } from '../core/component.js';
 import { SluiceError, toSluiceError } from '../core/errors.js';
 import type { Rejection, SluiceRecord } from '../core/record.js';
-import { fsyncDirectory, listFolder, makeFolder, removeFile, TEMP_MARKER, tempPathFor } from '../core/atomic-file.js';
+import { removeFile, tempPathFor } from '../core/atomic-file.js';
+import { openPlace, type Place } from '../core/place/index.js';
 
 /** Longest `raw` kept per dead letter, in UTF-8 bytes. */
 export const MAX_RAW_BYTES = 4096;
 /** Buffered dead-letter text (UTF-16 code units) before it is appended to the temp file. */
 const BUFFER_LIMIT = 1024 * 1024;
 
-const fsyncFd = promisify(fsync);
 const closeFd = promisify(close);
 
 /** A record a sink rejected for good. */
@@ -44,7 +48,7 @@ export interface DeadLetterWriter {
   addRecords(items: RejectedRecord[], sink: string): void;
   /** Dead letters added so far. */
   readonly count: number;
-  /** Makes the file visible (or removes a stale one when empty); returns its path or null. */
+  /** Makes the file visible (or removes a stale one when empty); returns its location (path or s3:// URI) or null. */
   commit(): Promise<string | null>;
   /** Drops everything written by this attempt. */
   abort(): Promise<void>;
@@ -58,25 +62,32 @@ export interface DeadLetterWriter {
  * deadLetters.add(batch.rejects, 'decode');
  * const file = await deadLetters.commit(); // '/data/out/_rejected/<stem>.rejected.ndjson' or null
  */
-export function openDeadLetterWriter(dir: string, unit: UnitContext): DeadLetterWriter {
-  return new UnitDeadLetterWriter(path.resolve(dir), unit);
+export function openDeadLetterWriter(place: Place | string, unit: UnitContext): DeadLetterWriter {
+  return new UnitDeadLetterWriter(typeof place === 'string' ? openPlace(path.resolve(place)) : place, unit);
+}
+
+/** The name of a unit's dead-letter file in its place. */
+export function deadLetterKeyFor(outputStem: string): string {
+  return `${outputStem}.rejected.ndjson`;
 }
 
 class UnitDeadLetterWriter implements DeadLetterWriter {
   private added = 0;
-  private readonly finalPath: string;
-  private readonly tempPath: string;
+  private readonly key: string;
+  /** Local spool of buffered letters, used only when they outgrow the buffer. */
+  private readonly spoolPath: string;
   private buffer = '';
   /** Temp file descriptor, opened only when the buffer overflows once. */
   private fd: number | undefined;
   private state: 'open' | 'committed' | 'aborted' = 'open';
 
   constructor(
-    private readonly dir: string,
+    private readonly place: Place,
     private readonly unit: UnitContext,
   ) {
-    this.finalPath = path.join(dir, `${unit.outputStem}.rejected.ndjson`);
-    this.tempPath = tempPathFor(this.finalPath);
+    this.key = deadLetterKeyFor(unit.outputStem);
+    // Local: beside the final file (same disk as the output); S3: the OS temp folder.
+    this.spoolPath = tempPathFor(place.kind === 'local' ? place.uri(this.key) : path.join(os.tmpdir(), 'sluice-dead-letters', this.key));
   }
 
   get count(): number {
@@ -120,13 +131,14 @@ class UnitDeadLetterWriter implements DeadLetterWriter {
     this.assertOpen('commit');
     try {
       const written = this.added > 0 ? await this.writeFile() : null;
-      const changed = await this.removeStaleFiles(written !== null);
-      if (written !== null || changed) await fsyncDirectory(this.dir);
+      // No letters this attempt: an earlier attempt's file must not describe it.
+      if (written === null) await this.place.remove(this.key);
+      await this.place.removeLeftovers(this.key);
       this.state = 'committed';
       return written;
     } catch (err) {
       await this.abort();
-      throw toSluiceError(err, 'sink', `dead letters of unit ${this.unit.id} (${this.finalPath})`);
+      throw toSluiceError(err, 'sink', `dead letters of unit ${this.unit.id} (${this.place.uri(this.key)})`);
     }
   }
 
@@ -139,7 +151,7 @@ class UnitDeadLetterWriter implements DeadLetterWriter {
       this.fd = undefined;
       await closeFd(fd).catch(() => undefined);
     }
-    await removeFile(this.tempPath).catch(() => undefined);
+    await removeFile(this.spoolPath).catch(() => undefined);
   }
 
   private append(entry: Record<string, unknown>): void {
@@ -151,54 +163,44 @@ class UnitDeadLetterWriter implements DeadLetterWriter {
     if (this.buffer.length < BUFFER_LIMIT) return;
     try {
       if (this.fd === undefined) {
-        mkdirSync(this.dir, { recursive: true });
-        this.fd = openSync(this.tempPath, 'w');
+        mkdirSync(path.dirname(this.spoolPath), { recursive: true });
+        this.fd = openSync(this.spoolPath, 'w');
       }
       writeFileSync(this.fd, this.buffer); // loops until all is written, unlike writeSync
       this.buffer = '';
     } catch (err) {
-      throw toSluiceError(err, 'sink', `writing dead letters of unit ${this.unit.id} to ${this.tempPath}`);
+      throw toSluiceError(err, 'sink', `writing dead letters of unit ${this.unit.id} to ${this.spoolPath}`);
     }
   }
 
-  /** Writes what is buffered, fsyncs and renames the temp file into place. */
+  /** Writes what is buffered to a staged object of the place and publishes it. */
   private async writeFile(): Promise<string> {
-    if (this.fd === undefined) {
-      for (const changed of await makeFolder(this.dir)) if (changed !== this.dir) await fsyncDirectory(changed);
-      const handle = await open(this.tempPath, 'w');
+    const staged = await this.place.stage(this.key);
+    try {
+      if (this.fd !== undefined) {
+        // Spilled letters: the spool file holds the start, the buffer the rest.
+        const fd = this.fd;
+        this.fd = undefined;
+        if (this.buffer.length > 0) writeFileSync(fd, this.buffer);
+        closeSync(fd);
+        copyFileSync(this.spoolPath, staged.localPath);
+        await removeFile(this.spoolPath);
+        this.buffer = '';
+      }
+      const handle = await open(staged.localPath, this.buffer.length > 0 ? 'w' : 'r+');
       try {
-        await handle.writeFile(this.buffer);
+        if (this.buffer.length > 0) await handle.writeFile(this.buffer);
         await handle.sync();
       } finally {
         await handle.close();
       }
-    } else {
-      const fd = this.fd;
-      if (this.buffer.length > 0) writeFileSync(fd, this.buffer);
-      await fsyncFd(fd);
-      this.fd = undefined;
-      closeSync(fd);
+      this.buffer = '';
+      await staged.seal();
+      return (await staged.publish()).uri;
+    } catch (err) {
+      await staged.discard();
+      throw err;
     }
-    this.buffer = '';
-    await rename(this.tempPath, this.finalPath);
-    return this.finalPath;
-  }
-
-  /**
-   * Deletes temp files of this unit's dead letters left by other attempts, and the final file
-   * when this attempt has none. Returns whether anything was deleted.
-   */
-  private async removeStaleFiles(keepFinal: boolean): Promise<boolean> {
-    const finalName = path.basename(this.finalPath);
-    const tempPrefix = '.' + finalName + TEMP_MARKER;
-    let changed = false;
-    for (const name of await listFolder(this.dir)) {
-      const stale = name.startsWith(tempPrefix) || (!keepFinal && name === finalName);
-      if (!stale) continue;
-      await removeFile(path.join(this.dir, name));
-      changed = true;
-    }
-    return changed;
   }
 
   private assertOpen(action: string): void {

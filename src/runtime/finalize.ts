@@ -27,7 +27,7 @@ import type { Barrier, Format, RecordBatch, Source, UnitContext, UnitPipeline } 
 import type { PipelineConfig, TransformConfig } from '../pipeline/config.js';
 import type { ObjectRef, SluiceRecord } from '../core/record.js';
 import { barrierStageOf, createSink, createTransforms } from '../pipeline/catalog.js';
-import { deadLetterDirFor, partialsDirFor } from '../pipeline/build-pipeline.js';
+import { deadLetterPlaceFor, partialsDirFor } from '../pipeline/build-pipeline.js';
 import { executeUnits } from './executor.js';
 import type { Clock, Ledger, UnitResult } from './ledger/types.js';
 import { processUnit } from './process-unit.js';
@@ -173,13 +173,13 @@ async function runFinalizeUnit(
     format: mergedResultFormat(merged),
     transforms: createTransforms(config.transforms.slice(index + 1)),
     sinks: config.sinks.map(createSink),
-    deadLetterDir: deadLetterDirFor(config),
+    deadLetters: deadLetterPlaceFor(config),
   };
   try {
     for (const transform of pipeline.transforms) await transform.open?.();
     return await processUnit(pipeline, { id: unit.id, outputStem: unit.outputStem, objects: [{ uri: resultsObject, key: resultsObject }] }, { signal });
   } finally {
-    await Promise.allSettled([...pipeline.transforms.map((t) => t.close?.()), ...pipeline.sinks.map((s) => s.close?.())]);
+    await Promise.allSettled([...pipeline.transforms.map((t) => t.close?.()), ...pipeline.sinks.map((s) => s.close?.()), pipeline.deadLetters.close()]);
   }
 }
 

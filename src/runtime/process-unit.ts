@@ -56,7 +56,7 @@ export async function processUnit(pipeline: UnitPipeline, unit: UnitContext, opt
   const writers: SinkWriter[] = sinks.map((sink) => sink.openUnit(unit, { signal: options.signal }));
   const reads: PartitionReadStats = { filesRead: 0, bytesRead: 0, duplicates: 0, skippedFiles: [] };
   const seen = partition?.dedupeBy !== undefined ? new Set<unknown>() : undefined;
-  const deadLetters = openDeadLetterWriter(pipeline.deadLetterDir, unit);
+  const deadLetters = openDeadLetterWriter(pipeline.deadLetters, unit);
   const counts = { recordsIn: 0, recordsOut: 0, recordsRejected: 0, recordsFiltered: 0 };
   const progress = { bytes: 0 };
   let lastReport = 0;

@@ -11,11 +11,15 @@
  *     listed in file-system rather than key order. Listing is redone over the store's flat
  *     listing: byte order, correct common prefixes. Like s3rver, only keys count toward
  *     max-keys, so a common prefix can repeat on the next page (clients must tolerate that).
+ * Two S3 operations s3rver lacks are served here from its own upload store, as S3 documents
+ * them: AbortMultipartUpload (DELETE ?uploadId) and ListMultipartUploads (GET ?uploads, with
+ * prefix). And faults can be injected per request (`faults`): 503 SlowDown, a dropped connection
+ * (mid-body for uploads), or a 500.
  * Still true: s3rver ignores conditional headers such as If-Match, and bucket names need 3+
  * characters.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -30,6 +34,7 @@ interface S3rverInstance {
   store: S3rverStore;
 }
 interface S3rverStore {
+  getResourcePath(bucket: string, key: string | undefined, resource: string): string;
   listObjects(bucket: string, options: S3rverListOptions): Promise<S3rverListing>;
   putObject(object: { bucket: string; key: string; content: Buffer; metadata: Record<string, string> }): Promise<unknown>;
 }
@@ -54,7 +59,23 @@ export interface S3ServerOptions {
    * ~15 ms to read a 1 KB object from EC2; s3rver on loopback answers in ~1 ms). Default 0.
    */
   latencyMs?: number;
+  /**
+   * Called for every request before s3rver sees it; the answer injects a fault: `slowdown` (503
+   * SlowDown, which clients retry), `internal` (500 InternalError), `drop` (the connection is
+   * destroyed — for a request with a body, after part of it was read).
+   */
+  faults?: (request: S3Request) => S3Fault | undefined;
 }
+
+/** What a fault injector sees of a request. */
+export interface S3Request {
+  method: string;
+  bucket: string;
+  key: string;
+  query: URLSearchParams;
+}
+
+export type S3Fault = 'slowdown' | 'internal' | 'drop';
 
 export interface RunningS3Server {
   /** `http://127.0.0.1:<port>`: pass as `endpoint` with `forcePathStyle: true`. */
@@ -114,6 +135,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<Runn
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
+  if (server.httpServer) serveMissingOperations(server.httpServer, server.store, options.faults);
   if (options.latencyMs && server.httpServer) delayRequests(server.httpServer, options.latencyMs);
   const endpoint = `http://127.0.0.1:${address.port}`;
   const credentials = { ...S3RVER_CREDENTIALS };
@@ -199,7 +221,6 @@ function allowDesContinuationTokens(crypto: CryptoModule): void {
   };
 }
 
-/** See the file comment: lists over the flat listing, in byte order, with correct common prefixes. */
 /** Hands each request to s3rver only after `latencyMs` (the body waits, paused, meanwhile). */
 function delayRequests(httpServer: Server, latencyMs: number): void {
   const handlers = httpServer.listeners('request') as Array<(...args: unknown[]) => void>;
@@ -211,6 +232,7 @@ function delayRequests(httpServer: Server, latencyMs: number): void {
   });
 }
 
+/** See the file comment: lists over the flat listing, in byte order, with correct common prefixes. */
 function repairListing(store: S3rverStore): void {
   const flatListing = store.listObjects.bind(store);
   store.listObjects = async (bucket, options) => {
@@ -235,4 +257,74 @@ function repairListing(store: S3rverStore): void {
     }
     return { objects, commonPrefixes, isTruncated };
   };
+}
+
+/** See the file comment: AbortMultipartUpload, ListMultipartUploads and injected faults, ahead of s3rver. */
+function serveMissingOperations(httpServer: Server, store: S3rverStore, faults: S3ServerOptions['faults']): void {
+  const handlers = httpServer.listeners('request') as Array<(...args: unknown[]) => void>;
+  httpServer.removeAllListeners('request');
+  httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://s3');
+    const [, bucket = '', ...rest] = url.pathname.split('/');
+    const request: S3Request = { method: req.method ?? 'GET', bucket: decodeURIComponent(bucket), key: rest.map(decodeURIComponent).join('/'), query: url.searchParams };
+    const fault = faults?.(request);
+    if (fault === 'drop') {
+      // Let part of a body arrive first, as when a connection breaks mid-upload.
+      if (req.headers['content-length'] && Number(req.headers['content-length']) > 0) req.once('data', () => req.socket.destroy());
+      else req.socket.destroy();
+      return;
+    }
+    if (fault === 'slowdown' || fault === 'internal') {
+      req.resume();
+      const [status, code, message] = fault === 'slowdown' ? [503, 'SlowDown', 'Please reduce your request rate.'] : [500, 'InternalError', 'We encountered an internal error. Please try again.'];
+      res.writeHead(status, { 'content-type': 'application/xml' }).end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`);
+      return;
+    }
+    if (request.method === 'DELETE' && request.key !== '' && url.searchParams.has('uploadId')) {
+      void abortUpload(store, request.bucket, url.searchParams.get('uploadId')!).then(
+        (found) => (found ? res.writeHead(204).end() : res.writeHead(404, { 'content-type': 'application/xml' }).end(noSuchUpload())),
+        () => res.writeHead(500).end(),
+      );
+      return;
+    }
+    if (request.method === 'GET' && request.key === '' && url.searchParams.has('uploads')) {
+      void listUploads(store, request.bucket, url.searchParams.get('prefix') ?? '').then(
+        (xml) => res.writeHead(200, { 'content-type': 'application/xml' }).end(xml),
+        () => res.writeHead(500).end(),
+      );
+      return;
+    }
+    for (const handler of handlers) handler.call(httpServer, req, res);
+  });
+}
+
+function uploadsDir(store: S3rverStore, bucket: string): string {
+  return store.getResourcePath(bucket, undefined, 'uploads');
+}
+
+async function abortUpload(store: S3rverStore, bucket: string, uploadId: string): Promise<boolean> {
+  if (!/^[0-9a-f]+$/.test(uploadId)) return false;
+  const dir = path.join(uploadsDir(store, bucket), uploadId);
+  const found = await stat(dir).then(() => true, () => false);
+  await rm(dir, { recursive: true, force: true });
+  return found;
+}
+
+async function listUploads(store: S3rverStore, bucket: string, prefix: string): Promise<string> {
+  const dir = uploadsDir(store, bucket);
+  const ids = await readdir(dir).catch(() => [] as string[]);
+  const uploads: Array<{ key: string; id: string }> = [];
+  for (const id of ids) {
+    const key = await readFile(path.join(dir, id, 'key'), 'utf8').catch(() => undefined);
+    if (key !== undefined && key.startsWith(prefix)) uploads.push({ key, id });
+  }
+  uploads.sort((a, b) => (a.key === b.key ? a.id.localeCompare(b.id) : Buffer.compare(Buffer.from(a.key), Buffer.from(b.key))));
+  const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return `<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult><Bucket>${escape(bucket)}</Bucket><Prefix>${escape(prefix)}</Prefix><IsTruncated>false</IsTruncated>${uploads
+    .map((u) => `<Upload><Key>${escape(u.key)}</Key><UploadId>${u.id}</UploadId></Upload>`)
+    .join('')}</ListMultipartUploadsResult>`;
+}
+
+function noSuchUpload(): string {
+  return '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>';
 }
