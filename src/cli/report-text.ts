@@ -8,7 +8,7 @@ export function printReport(report: RunReport, out: NodeJS.WritableStream): void
   const r = report.records;
   const lines = [
     `pipeline ${report.pipeline} — ${report.interrupted ? 'INTERRUPTED (re-run to resume)' : u.dead > 0 ? 'finished with dead units' : 'done'}`,
-    `  units    ${u.total} total · ${u.done} done · ${u.skipped} skipped (already done) · ${u.dead} dead · ${u.failed} waiting to retry · ${u.retried} retries`,
+    `  units    ${u.total} total · ${u.done} done · ${u.skipped} skipped (already done) · ${u.dead} dead · ${u.failed} waiting to retry · ${u.retried} retries${u.superseded ? ` · ${u.superseded} older versions superseded` : ''}`,
     `  records  ${r.in} in · ${r.out} out · ${r.rejected} rejected · ${r.filtered} filtered`,
     `  time     ${formatDuration(report.elapsedMs)} · ${formatCount(report.recordsPerSecond)} records/s · peak RSS ${Math.round(report.peakRssBytes / 1048576)} MB`,
     `  outputs  ${report.outputs.length} files`,
