@@ -118,7 +118,7 @@ export function buildProgram(): Command {
 
   program
     .command('retry')
-    .description('redrive dead units: put them back to pending so the next run (or this one with --run) processes them')
+    .description('redrive dead units: plan the source as it is now (a dead unit whose object changed is superseded by the new version), then put the dead units back to pending so the next run (or this one with --run) processes them')
     .requiredOption('-c, --config <file>', 'pipeline YAML file')
     .option('--state <ledger>', `override runtime.state (${LEDGER_FORMS})`)
     .option('--key <key...>', 'only these unit keys (default: every dead unit)')

@@ -19,7 +19,7 @@ export function printReport(report: RunReport, out: NodeJS.WritableStream): void
           : 'done';
   const lines = [
     `pipeline ${report.pipeline} — ${outcome}`,
-    `  units    ${u.total} total · ${u.skipped} already done · ${u.done} done now · ${u.dead} dead · ${u.failed} waiting to retry · ${u.retried} retries`,
+    `  units    ${u.total} total · ${u.skipped} already done · ${u.done} done now · ${u.dead} dead · ${u.failed} waiting to retry · ${u.retried} retries${u.superseded ? ` · ${u.superseded} older versions superseded` : ''}`,
     ...(report.emptyPlan ? [`  why      ${report.emptyPlan}`] : []),
     `  records  ${r.in} in · ${r.out} out · ${r.rejected} rejected · ${r.filtered} filtered`,
     `  time     ${formatDuration(report.elapsedMs)} · ${formatCount(report.recordsPerSecond)} records/s · peak RSS ${Math.round(report.peakRssBytes / 1048576)} MB`,

@@ -46,7 +46,8 @@ tr[data-state="dead"] td { background:#fff6f6; } tr[data-state="failed"] td { ba
 .err { color:var(--dead); font-size:12px; }
 .badge { display:inline-block; padding:1px 8px; border-radius:999px; font-size:11.5px; font-weight:600; color:#fff; }
 .badge.s-pending { background:var(--pending); } .badge.s-leased { background:var(--leased); } .badge.s-done { background:var(--done); }
-.badge.s-failed { background:var(--failed); } .badge.s-dead { background:var(--dead); }
+.badge.s-failed { background:var(--failed); } .badge.s-dead { background:var(--dead); } .badge.s-superseded { background:#b4bac6; }
+tr[data-state="superseded"] td { color:var(--muted); }
 .problems { border:1px solid #f3c9c9; background:#fffafa; border-radius:10px; padding:4px 14px 10px; margin:14px 0; }
 .problems h3 form { margin-left:auto; }
 .problem { border-top:1px solid #f3dede; padding:10px 0; } .problem:first-of-type { border-top:0; }

@@ -11,7 +11,9 @@ import { escapeHtml as e } from './html.js';
 import type { DashboardSnapshot, PipelineSnapshot } from './snapshot.js';
 
 const num = new Intl.NumberFormat('en');
-const STATES: UnitState[] = ['pending', 'leased', 'done', 'failed', 'dead'];
+const STATES: UnitState[] = ['pending', 'leased', 'done', 'failed', 'dead', 'superseded'];
+/** Superseded units are history (an older version of a key), not work: the progress bar leaves them out. */
+const WORK_STATES = STATES.filter((s) => s !== 'superseded');
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -93,7 +95,8 @@ function unitRow(u: UnitRow): string {
   // The message usually starts with the object's path, which the row already shows.
   const message = u.lastError?.message.replace(/^\S*\/[^\s:]*: /, '') ?? '';
   const err = u.lastError ? `<span class="err" title="${e(u.lastError.message)}">${e(u.lastError.code)}: ${e(message.slice(0, 90))}</span>` : '';
-  return `<tr data-unit="${e(u.id)}" data-state="${u.state}"><td class="key"><span title="${e(u.key)}">${e(baseName(u.key))}</span></td><td>${badge(u.state)}</td><td class="n">${u.attempts}</td><td class="n">${num.format(u.recordsIn)}</td><td class="n">${num.format(u.recordsOut)}</td><td class="n">${u.recordsRejected ? num.format(u.recordsRejected) : ''}</td><td class="n">${formatDuration(u.durationMs)}</td><td>${err}</td></tr>`;
+  const newer = u.supersededBy ? ` <span class="muted" title="${e(u.supersededBy)}">replaced by newer version ${e(u.supersededBy.slice(0, 8))}</span>` : '';
+  return `<tr data-unit="${e(u.id)}" data-state="${u.state}"><td class="key"><span title="${e(u.key)}">${e(baseName(u.key))}</span></td><td>${badge(u.state)}</td><td class="n">${u.attempts}</td><td class="n">${num.format(u.recordsIn)}</td><td class="n">${num.format(u.recordsOut)}</td><td class="n">${u.recordsRejected ? num.format(u.recordsRejected) : ''}</td><td class="n">${formatDuration(u.durationMs)}</td><td>${err}${newer}</td></tr>`;
 }
 
 /** A run's units: a run that only found units already done says so instead of "0 / 13". */
@@ -106,8 +109,8 @@ function runUnits(u: { total: number; done: number; skipped?: number }): string 
 }
 
 function pipelineCard(ctx: PageContext, p: PipelineSnapshot): string {
-  const total = STATES.reduce((n, s) => n + p.counts[s], 0);
-  const bar = STATES.filter((s) => p.counts[s] > 0)
+  const total = WORK_STATES.reduce((n, s) => n + p.counts[s], 0);
+  const bar = WORK_STATES.filter((s) => p.counts[s] > 0)
     .map((s) => `<span class="seg s-${s}" style="width:${((100 * p.counts[s]) / Math.max(1, total)).toFixed(2)}%" title="${p.counts[s]} ${s}"></span>`)
     .join('');
   const pills = STATES.map((s) => `<span class="pill s-${s}" data-count="${s}"><b>${num.format(p.counts[s])}</b> ${s}</span>`).join('');

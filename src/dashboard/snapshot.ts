@@ -101,7 +101,7 @@ export function throughputOf(units: UnitRow[]): { bucketSeconds: number; points:
   };
 }
 
-const PROBLEM_ORDER: Record<UnitState, number> = { dead: 0, failed: 1, leased: 2, pending: 3, done: 4 };
+const PROBLEM_ORDER: Record<UnitState, number> = { dead: 0, failed: 1, leased: 2, pending: 3, done: 4, superseded: 5 };
 
 export async function readPipelineSnapshot(ledger: Ledger, pipeline: string): Promise<PipelineSnapshot> {
   const [counts, all, runs, workers] = await Promise.all([

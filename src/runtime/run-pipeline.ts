@@ -34,8 +34,11 @@ import { explainEmptyPlan } from './empty-plan.js';
 export interface RunReport {
   pipeline: string;
   runId: string;
-  /** total = units matching this run; skipped = already done before it. */
-  units: { total: number; done: number; failed: number; dead: number; skipped: number; retried: number };
+  /**
+   * total = units matching this run; skipped = already done before it; superseded = older
+   * versions of changed keys that this run replaced (history in `status`, not dead).
+   */
+  units: { total: number; done: number; failed: number; dead: number; skipped: number; retried: number; superseded: number };
   records: { in: number; out: number; rejected: number; filtered: number };
   bytesRead: number;
   outputs: string[];
@@ -170,7 +173,8 @@ export interface WorkOptions {
 export interface WorkSummary {
   pipeline: string;
   owner: string;
-  units: { done: number; retried: number; dead: number; fenced: number };
+  /** superseded: attempts that failed after a newer version of their unit was planned. */
+  units: { done: number; retried: number; dead: number; fenced: number; superseded: number };
   records: { in: number; out: number; rejected: number; filtered: number };
   bytesRead: number;
   outputs: number;
@@ -194,7 +198,7 @@ export async function workPipeline(config: PipelineConfig, options: WorkOptions)
   const summary: WorkSummary = {
     pipeline: config.name,
     owner,
-    units: { done: 0, retried: 0, dead: 0, fenced: 0 },
+    units: { done: 0, retried: 0, dead: 0, fenced: 0, superseded: 0 },
     records: { in: 0, out: 0, rejected: 0, filtered: 0 },
     bytesRead: 0,
     outputs: 0,
@@ -242,7 +246,9 @@ export async function workPipeline(config: PipelineConfig, options: WorkOptions)
             if (outcome === 'retry') summary.units.retried++;
             if (outcome === 'dead') summary.units.dead++;
             if (outcome === 'fenced') summary.units.fenced++;
-            if (outcome !== 'fenced') {
+            if (outcome === 'superseded') summary.units.superseded++;
+            // A superseded unit needs nobody: its newer version is planned and runs in its place.
+            if (outcome === 'retry' || outcome === 'dead') {
               notifier?.send({
                 event: outcome === 'dead' ? 'unit_dead' : 'unit_failed',
                 pipeline: config.name,
@@ -342,7 +348,7 @@ export async function runPipeline(config: PipelineConfig, options: RunOptions = 
   const report: RunReport = {
     pipeline: config.name,
     runId,
-    units: { total: 0, done: 0, failed: 0, dead: 0, skipped: 0, retried: 0 },
+    units: { total: 0, done: 0, failed: 0, dead: 0, skipped: 0, retried: 0, superseded: 0 },
     records: { in: 0, out: 0, rejected: 0, filtered: 0 },
     bytesRead: 0,
     outputs: [],
@@ -362,6 +368,7 @@ export async function runPipeline(config: PipelineConfig, options: RunOptions = 
     const plan = await planPipeline(config, { ledger, window: options.window, fullLoad: options.fullLoad, log: options.log, clock });
     report.units.total = plan.total;
     report.units.skipped = plan.alreadyDone;
+    report.units.superseded = plan.superseded;
     report.bytesRead = 0;
     if (plan.total === 0) report.emptyPlan = await explainEmptyPlan(config, options.window).catch((err: Error) => `the source could not be listed again to tell why: ${err.message}`);
     events.onPlanned?.(plan);
@@ -392,7 +399,8 @@ export async function runPipeline(config: PipelineConfig, options: RunOptions = 
         },
         onUnitFailed(lease, error, outcome) {
           if (outcome === 'retry') report.units.retried++;
-          if (outcome !== 'fenced') {
+          if (outcome === 'superseded') report.units.superseded++;
+          if (outcome === 'retry' || outcome === 'dead') {
             notifier?.send({
               event: outcome === 'dead' ? 'unit_dead' : 'unit_failed',
               pipeline: config.name,

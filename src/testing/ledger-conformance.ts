@@ -40,6 +40,20 @@ function unitSpecs(pipeline: string, keys: string[]): UnitSpec[] {
   }));
 }
 
+/** One version of `key`: the id hashes the version, the output stem (in the payload) does not. */
+function versionSpec(pipeline: string, key: string, version: string, kind: UnitSpec['kind'] = 'object'): UnitSpec {
+  return {
+    id: unitIdFor(pipeline, kind, key, version),
+    pipeline,
+    kind,
+    key,
+    payload: { objects: [{ uri: `s3://logs/${key}`, key, etag: version }], outputStem: key.replace(/\W/g, '_') },
+    size: 100,
+  };
+}
+
+const DEAD_AT_ONCE: RetryPolicy & { retryable: boolean } = { ...RETRY, retryable: false };
+
 function resultOf(recordsIn: number, outputs: string[] = []): UnitResult {
   return { recordsIn, recordsOut: recordsIn, recordsRejected: 0, recordsFiltered: 0, outputs, durationMs: 5 };
 }
@@ -81,8 +95,8 @@ export function runLedgerConformance(name: string, makeLedger: (clock: FakeClock
           const again = await ledger.planUnits([...specs, ...unitSpecs(pipeline, ['d.log.gz'])]);
 
           // Assess
-          assert.deepEqual(first, { inserted: 3, existing: 0 });
-          assert.deepEqual(again, { inserted: 1, existing: 3 });
+          assert.deepEqual(first, { inserted: 3, existing: 0, superseded: 0 });
+          assert.deepEqual(again, { inserted: 1, existing: 3, superseded: 0 });
           assert.equal((await ledger.getUnit(lease.unitId))?.state, 'done');
           const fresh = await ledger.getUnit(specs[1]!.id);
           assert.deepEqual(fresh, {
@@ -98,6 +112,7 @@ export function runLedgerConformance(name: string, makeLedger: (clock: FakeClock
             recordsOut: 0,
             recordsRejected: 0,
             recordsFiltered: 0,
+            supersededBy: null,
             outputs: [],
             durationMs: null,
             createdAt: clock.now() - 1_000,
@@ -114,8 +129,175 @@ export function runLedgerConformance(name: string, makeLedger: (clock: FakeClock
           const planned = await ledger.planUnits([spec!, { ...spec! }]);
 
           // Assess
-          assert.deepEqual(planned, { inserted: 1, existing: 1 });
+          assert.deepEqual(planned, { inserted: 1, existing: 1, superseded: 0 });
           assert.equal((await ledger.counts(pipeline)).pending, 1);
+        }));
+    });
+
+    describe('versions of a key', () => {
+      it('supersedes the dead, failed and pending versions of a key when a newer one is planned, keeping them as history', () =>
+        withLedger(async ({ ledger, clock, pipeline }) => {
+          // Prepare: version 1 of a dead, b failed (backing off), c pending, d done.
+          const v1 = ['a', 'b', 'c', 'd'].map((key) => versionSpec(pipeline, key, '"v1"'));
+          await ledger.planUnits(v1);
+          await ledger.failUnit(await leaseOrFail(ledger, pipeline, 'w'), READ_ERROR, DEAD_AT_ONCE);
+          await ledger.failUnit(await leaseOrFail(ledger, pipeline, 'w'), READ_ERROR, { ...RETRY, backoffMs: 60_000, maxBackoffMs: 60_000 });
+          const [cLease, dLease] = [await leaseOrFail(ledger, pipeline, 'w'), await leaseOrFail(ledger, pipeline, 'w')];
+          await ledger.releaseLease(cLease);
+          await ledger.completeUnit(dLease, resultOf(4, ['d-out']));
+          clock.advance(1_000);
+          const v2 = ['a', 'b', 'c', 'd'].map((key) => versionSpec(pipeline, key, '"v2"'));
+
+          // Act
+          const planned = await ledger.planUnits(v2);
+          const replanned = await ledger.planUnits(v2);
+          const redriven = await ledger.resetUnits(pipeline, ['dead']);
+          const leased: string[] = [];
+          for (let lease = await ledger.leaseNextUnit(pipeline, 'w', LEASE_MS); lease; lease = await ledger.leaseNextUnit(pipeline, 'w', LEASE_MS)) {
+            leased.push(lease.unitId);
+          }
+
+          // Assess
+          assert.deepEqual(planned, { inserted: 4, existing: 0, superseded: 3 });
+          assert.deepEqual(replanned, { inserted: 0, existing: 4, superseded: 0 }, 'planning the same versions again changes nothing');
+          assert.equal(redriven, 0, 'a superseded unit is not redriven as dead');
+          assert.deepEqual(leased, v2.map((u) => u.id), 'only the new versions are leased');
+          const oldA = await ledger.getUnit(v1[0]!.id);
+          assert.equal(oldA?.state, 'superseded');
+          assert.equal(oldA?.supersededBy, v2[0]!.id);
+          assert.equal(oldA?.attempts, 1, 'the history keeps its attempts');
+          assert.deepEqual(oldA?.lastError, READ_ERROR, 'and why it died');
+          assert.equal(oldA?.updatedAt, clock.now());
+          const oldB = await ledger.getUnit(v1[1]!.id);
+          assert.deepEqual([oldB?.state, oldB?.supersededBy, oldB?.nextAttemptAt], ['superseded', v2[1]!.id, null]);
+          assert.deepEqual([(await ledger.getUnit(v1[2]!.id))?.state, (await ledger.getUnit(v1[2]!.id))?.supersededBy], ['superseded', v2[2]!.id]);
+          const oldD = await ledger.getUnit(v1[3]!.id);
+          assert.deepEqual([oldD?.state, oldD?.supersededBy, oldD?.outputs], ['done', null, ['d-out']], 'a done version stays done');
+          assert.deepEqual(await ledger.counts(pipeline), { pending: 0, leased: 4, done: 1, failed: 0, dead: 0, superseded: 3 });
+          assert.deepEqual(await ledger.listUnits(pipeline, { states: ['dead'] }), []);
+          assert.deepEqual((await ledger.listUnits(pipeline, { states: ['superseded'] })).map((u) => u.id), v1.slice(0, 3).map((u) => u.id));
+          assert.equal(await ledger.nextRetryAt(pipeline), null, 'the superseded failed unit waits for no retry');
+        }));
+
+      it('leaves a leased older version to its holder, and ends it superseded when that attempt fails, is released or is reset', () =>
+        withLedger(async ({ ledger, pipeline }) => {
+          // Prepare: version 1 of w, x, y, z all leased.
+          const keys = ['w', 'x', 'y', 'z'];
+          const v1 = keys.map((key) => versionSpec(pipeline, key, '1'));
+          const v2 = keys.map((key) => versionSpec(pipeline, key, '2'));
+          await ledger.planUnits(v1);
+          const [w, x, y, z] = [await leaseOrFail(ledger, pipeline, 'old'), await leaseOrFail(ledger, pipeline, 'old'), await leaseOrFail(ledger, pipeline, 'old'), await leaseOrFail(ledger, pipeline, 'old')];
+
+          // Act
+          const planned = await ledger.planUnits(v2);
+          const marked = await ledger.getUnit(x!.unitId);
+          const renewed = await ledger.renewLease(x!, LEASE_MS);
+          const completed = await ledger.completeUnit(w!, resultOf(1, ['w-out']));
+          const retryable = await ledger.failUnit(x!, READ_ERROR, RETRY);
+          const fatal = await ledger.failUnit(y!, READ_ERROR, DEAD_AT_ONCE);
+          await ledger.releaseLease(z!);
+          const zReleased = await ledger.getUnit(z!.unitId);
+
+          // Assess
+          assert.deepEqual(planned, { inserted: 4, existing: 0, superseded: 4 });
+          assert.deepEqual([marked?.state, marked?.supersededBy, marked?.leaseOwner], ['leased', v2[1]!.id, 'old'], 'the lease is left alone');
+          assert.equal(renewed, true);
+          assert.equal(completed, true);
+          const wDone = await ledger.getUnit(w!.unitId);
+          assert.deepEqual([wDone?.state, wDone?.supersededBy], ['done', null]);
+          assert.equal(retryable, 'superseded', 'a superseded unit is not retried');
+          assert.equal(fatal, 'superseded', 'nor dead');
+          const xRow = await ledger.getUnit(x!.unitId);
+          assert.deepEqual([xRow?.state, xRow?.supersededBy, xRow?.nextAttemptAt, xRow?.leaseOwner], ['superseded', v2[1]!.id, null, null]);
+          assert.deepEqual(xRow?.lastError, READ_ERROR);
+          assert.deepEqual([zReleased?.state, zReleased?.attempts, zReleased?.supersededBy], ['superseded', 0, v2[3]!.id]);
+          assert.deepEqual(await ledger.counts(pipeline), { pending: 4, leased: 0, done: 1, failed: 0, dead: 0, superseded: 3 });
+          assert.equal(await ledger.failUnit(x!, READ_ERROR, RETRY), 'fenced', 'a finished attempt cannot fail twice');
+        }));
+
+      it('ends a reset leased older version superseded, and puts a reset superseded unit back to pending', () =>
+        withLedger(async ({ ledger, pipeline }) => {
+          // Prepare
+          const [old, current] = [versionSpec(pipeline, 'k', '1'), versionSpec(pipeline, 'k', '2')];
+          const [other, otherNew] = [versionSpec(pipeline, 'm', '1'), versionSpec(pipeline, 'm', '2')];
+          await ledger.planUnits([old, other]);
+          const holder = await leaseOrFail(ledger, pipeline, 'w');
+          await ledger.planUnits([current, otherNew]);
+
+          // Act
+          const resetLeased = await ledger.resetUnits(pipeline, ['leased']);
+          const afterLeasedReset = await ledger.getUnit(old.id);
+          const resetSuperseded = await ledger.resetUnits(pipeline, ['superseded'], [other.id]);
+          const afterSupersededReset = await ledger.getUnit(other.id);
+
+          // Assess
+          assert.equal(holder.unitId, old.id);
+          assert.equal(resetLeased, 1);
+          assert.deepEqual([afterLeasedReset?.state, afterLeasedReset?.supersededBy], ['superseded', current.id]);
+          assert.equal(await ledger.completeUnit(holder, resultOf(1)), false, 'the reset fenced the holder');
+          assert.equal(resetSuperseded, 1);
+          assert.deepEqual([afterSupersededReset?.state, afterSupersededReset?.supersededBy, afterSupersededReset?.attempts], ['pending', null, 0]);
+        }));
+
+      it('makes a superseded version current again when it is planned again, superseding the one that replaced it', () =>
+        withLedger(async ({ ledger, pipeline }) => {
+          // Prepare: version 1 dead, then superseded by version 2 (still pending).
+          const [v1, v2] = [versionSpec(pipeline, 'back.log.gz', '1'), versionSpec(pipeline, 'back.log.gz', '2')];
+          await ledger.planUnits([v1]);
+          await ledger.failUnit(await leaseOrFail(ledger, pipeline, 'w'), READ_ERROR, DEAD_AT_ONCE);
+          await ledger.planUnits([v2]);
+
+          // Act: the object went back to version 1.
+          const planned = await ledger.planUnits([v1]);
+
+          // Assess
+          assert.deepEqual(planned, { inserted: 0, existing: 1, superseded: 1 });
+          const revived = await ledger.getUnit(v1.id);
+          assert.deepEqual([revived?.state, revived?.attempts, revived?.supersededBy], ['pending', 0, null]);
+          const replaced = await ledger.getUnit(v2.id);
+          assert.deepEqual([replaced?.state, replaced?.supersededBy], ['superseded', v1.id]);
+          assert.equal((await leaseOrFail(ledger, pipeline, 'w')).unitId, v1.id);
+          assert.deepEqual(await ledger.counts(pipeline), { pending: 0, leased: 1, done: 0, failed: 0, dead: 0, superseded: 1 });
+        }));
+
+      it('takes the last of several versions of a key listed in one plan as the current one', () =>
+        withLedger(async ({ ledger, pipeline }) => {
+          // Prepare
+          const versions = ['1', '2', '3'].map((v) => versionSpec(pipeline, 'twice', v));
+
+          // Act
+          const planned = await ledger.planUnits([versions[0]!, versions[2]!, versions[1]!]);
+
+          // Assess
+          assert.deepEqual(planned, { inserted: 3, existing: 0, superseded: 2 });
+          const states = await ledger.unitStates(versions.map((v) => v.id));
+          assert.deepEqual(versions.map((v) => states.get(v.id)), ['superseded', 'pending', 'superseded']);
+          assert.equal((await ledger.getUnit(versions[0]!.id))?.supersededBy, versions[1]!.id);
+        }));
+
+      it('supersedes only versions of the same pipeline, kind and key (groups and partitions by their key)', () =>
+        withLedger(async ({ ledger, pipeline }) => {
+          // Prepare: dead units of one group's key as a partition, as an object, in another pipeline, and of a longer key.
+          const group = 'AWSLogs/111122223333/vpcflowlogs/eu-west-1/2024/03/26/*2024-03-26T13';
+          const olds = [
+            versionSpec(pipeline, group, 'objects-1', 'partition'),
+            versionSpec(pipeline, group, 'objects-1', 'object'),
+            versionSpec(`${pipeline}-other`, group, 'objects-1', 'partition'),
+            versionSpec(pipeline, `${group}0`, 'objects-1', 'partition'),
+          ];
+          await ledger.planUnits(olds);
+          for (const p of [pipeline, pipeline, pipeline, `${pipeline}-other`]) {
+            await ledger.failUnit(await leaseOrFail(ledger, p, 'w'), READ_ERROR, DEAD_AT_ONCE);
+          }
+
+          // Act: the group gained an object.
+          const planned = await ledger.planUnits([versionSpec(pipeline, group, 'objects-2', 'partition')]);
+
+          // Assess
+          assert.deepEqual(planned, { inserted: 1, existing: 0, superseded: 1 });
+          const states = await ledger.unitStates(olds.map((u) => u.id));
+          assert.deepEqual(olds.map((u) => states.get(u.id)), ['superseded', 'dead', 'dead', 'dead']);
+          assert.deepEqual(await ledger.counts(pipeline), { pending: 1, leased: 0, done: 0, failed: 0, dead: 2, superseded: 1 });
         }));
     });
 
@@ -549,8 +731,8 @@ export function runLedgerConformance(name: string, makeLedger: (clock: FakeClock
           const counts = await ledger.counts(pipeline);
 
           // Assess
-          assert.deepEqual(empty, { pending: 0, leased: 0, done: 0, failed: 0, dead: 0 });
-          assert.deepEqual(counts, { pending: 1, leased: 1, done: 1, failed: 1, dead: 1 });
+          assert.deepEqual(empty, { pending: 0, leased: 0, done: 0, failed: 0, dead: 0, superseded: 0 });
+          assert.deepEqual(counts, { pending: 1, leased: 1, done: 1, failed: 1, dead: 1, superseded: 0 });
         }));
 
       it('reports the earliest retry time of failed units, or null', () =>

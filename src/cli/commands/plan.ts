@@ -87,8 +87,8 @@ export async function planCommand(flags: PlanFlags): Promise<void> {
   process.stdout.write(
     [
       `planned ${report.pipeline} from ${config.source.uri} into ${report.ledger}`,
-      `  listed   ${p.total} units (${p.inserted} new · ${p.alreadyDone} already done · ${p.alreadyDead} dead${p.reset ? ` · ${p.reset} reset by --full-load` : ''})`,
-      `  ledger   ${u.pending} pending · ${u.leased} leased · ${u.done} done · ${u.failed} waiting to retry · ${u.dead} dead`,
+      `  listed   ${p.total} units (${p.inserted} new · ${p.alreadyDone} already done · ${p.alreadyDead} dead${p.reset ? ` · ${p.reset} reset by --full-load` : ''}${p.superseded ? ` · ${p.superseded} older versions superseded` : ''})`,
+      `  ledger   ${u.pending} pending · ${u.leased} leased · ${u.done} done · ${u.failed} waiting to retry · ${u.dead} dead${u.superseded ? ` · ${u.superseded} superseded` : ''}`,
       `  time     ${(report.elapsedMs / 1000).toFixed(1)} s · ${report.unitsPerSecond} units/s · peak RSS ${Math.round(report.peakRssBytes / 1048576)} MB`,
       report.emptyPlan ? `  nothing planned: ${report.emptyPlan}` : `next: sluice worker -c ${flags.config}   (on as many machines as you like)`,
       '',

@@ -76,7 +76,7 @@ export async function runWithProgress(
           state.unitsAlreadyDone = plan.alreadyDone;
           state.bytesTotal = plan.bytesToDo;
           log.info(
-            { pipeline: config.name, units: plan.total, new: plan.inserted, alreadyDone: plan.alreadyDone, reset: plan.reset, bytes: plan.bytes },
+            { pipeline: config.name, units: plan.total, new: plan.inserted, alreadyDone: plan.alreadyDone, reset: plan.reset, superseded: plan.superseded, bytes: plan.bytes },
             `planned ${plan.total} units from ${config.source.uri}`,
           );
           bar?.start();
@@ -106,15 +106,17 @@ export async function runWithProgress(
         onUnitFailed(lease, error, outcome) {
           state.inFlight--;
           progressOf.delete(lease.unitId);
-          if (outcome === 'dead') {
-            state.unitsDead++;
-            finishedBytes += lease.unit.size ?? 0;
-          }
+          if (outcome === 'dead') state.unitsDead++;
+          if (outcome === 'dead' || outcome === 'superseded') finishedBytes += lease.unit.size ?? 0;
           refresh();
           say(() =>
             log.warn(
               { key: lease.unit.key, attempt: lease.unit.attempts, code: error.code, outcome },
-              outcome === 'dead' ? `unit dead: ${error.message}` : `unit failed, will retry: ${error.message}`,
+              outcome === 'dead'
+                ? `unit dead: ${error.message}`
+                : outcome === 'superseded'
+                  ? `unit superseded: a newer version of it was planned meanwhile (this attempt failed: ${error.message})`
+                  : `unit failed, will retry: ${error.message}`,
             ),
           );
         },

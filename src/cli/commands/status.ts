@@ -18,11 +18,51 @@ export interface PipelineStatus {
   units: Record<string, number>;
   dead: Array<{ key: string; attempts: number; code: string; error: string }>;
   failed: Array<{ key: string; attempts: number; nextAttemptAt: string | null; error: string }>;
+  /** Older versions replaced by a newer version of their key (up to 100): history, not work. */
+  superseded: SupersededStatus[];
   runs: Array<{ id: string; startedAt: string; finishedAt: string | null; summary: unknown }>;
   /** The most recently heard-from workers (the fleet's `sluice worker` processes, and `sluice run`). */
   workers: WorkerStatus[];
   /** Partition units (CloudTrail day/month compaction), up to 500: key, state and counts. */
   partitions: Array<{ key: string; state: string; objects: number; recordsIn: number; recordsOut: number; recordsFiltered: number; recordsRejected: number }>;
+}
+
+export interface SupersededStatus {
+  key: string;
+  unit: string;
+  /** What version of the key the unit was (etag, size, modification time, or its objects). */
+  version: string;
+  supersededBy: string;
+  newVersion: string | null;
+  /** The state of the unit that replaced it, null if it is no longer in the ledger. */
+  newState: string | null;
+  attempts: number;
+  code: string;
+  error: string;
+  updatedAt: string;
+}
+
+/**
+ * A unit's version as a person compares two of them: its id and, for one object, the object's
+ * etag (for a folder source: size-mtime), size and modification time; for many, how many.
+ *
+ * @example
+ * describeUnitVersion(unit) // 'unit 3f2a9c1b07de (etag 1532-1711454400000 · 1532 bytes · modified 2024-03-26T12:00:00.000Z)'
+ */
+export function describeUnitVersion(unit: Pick<UnitRow, 'id' | 'payload' | 'size'>): string {
+  const objects = (unit.payload as { objects?: Array<{ etag?: string; versionId?: string; size?: number; lastModified?: string }> } | null)?.objects ?? [];
+  const facts: string[] = [];
+  if (objects.length === 1) {
+    const o = objects[0]!;
+    if (o.versionId) facts.push(`version ${o.versionId}`);
+    if (o.etag) facts.push(`etag ${o.etag}`);
+    if (o.size !== undefined) facts.push(`${o.size} bytes`);
+    if (o.lastModified) facts.push(`modified ${o.lastModified}`);
+  } else if (objects.length > 1) {
+    facts.push(`${objects.length} objects`);
+    if (unit.size !== undefined) facts.push(`${unit.size} bytes`);
+  }
+  return `unit ${unit.id.slice(0, 12)}${facts.length ? ` (${facts.join(' · ')})` : ''}`;
 }
 
 export interface WorkerStatus {
@@ -59,6 +99,22 @@ function ago(iso: string, now: number): string {
 export async function collectStatus(ledger: Ledger, pipeline: string, now = Date.now()): Promise<PipelineStatus> {
   const brief = (u: UnitRow) => ({ key: u.key, attempts: u.attempts, code: u.lastError?.code ?? '', error: u.lastError?.message ?? '' });
   const runs = await ledger.listRuns(pipeline, 5);
+  const superseded: SupersededStatus[] = [];
+  for (const u of await ledger.listUnits(pipeline, { states: ['superseded'], limit: 100 })) {
+    const newer = u.supersededBy === null ? null : await ledger.getUnit(u.supersededBy);
+    superseded.push({
+      key: u.key,
+      unit: u.id,
+      version: describeUnitVersion(u),
+      supersededBy: u.supersededBy ?? '',
+      newVersion: newer ? describeUnitVersion(newer) : null,
+      newState: newer?.state ?? null,
+      attempts: u.attempts,
+      code: u.lastError?.code ?? '',
+      error: u.lastError?.message ?? '',
+      updatedAt: new Date(u.updatedAt).toISOString(),
+    });
+  }
   return {
     pipeline,
     units: await ledger.counts(pipeline),
@@ -69,6 +125,7 @@ export async function collectStatus(ledger: Ledger, pipeline: string, now = Date
       nextAttemptAt: u.nextAttemptAt === null ? null : new Date(u.nextAttemptAt).toISOString(),
       error: u.lastError?.message ?? '',
     })),
+    superseded,
     runs: runs.map((r) => {
       const report = r.report as { units?: unknown; records?: unknown; elapsedMs?: number; interrupted?: boolean } | null;
       return {
@@ -117,6 +174,13 @@ export async function statusCommand(flags: StatusFlags): Promise<void> {
       out.push(`  units   ${UNIT_STATES.map((st) => `${st} ${s.units[st] ?? 0}`).join(' · ')}`);
       for (const d of s.dead) out.push(`  dead    ${d.key} (${d.attempts} attempts, ${d.code}): ${d.error}`);
       for (const f of s.failed) out.push(`  retry   ${f.key} (${f.attempts} attempts, next at ${f.nextAttemptAt}): ${f.error}`);
+      for (const v of s.superseded) {
+        const newer = v.newVersion ? `${v.newVersion}, ${v.newState}` : `unit ${v.supersededBy.slice(0, 12)}`;
+        const why = v.code ? ` · it had failed ${v.attempts}× with ${v.code}: ${v.error}` : '';
+        out.push(`  superseded ${v.key}: ${v.version} replaced by ${newer}${why}`);
+      }
+      const moreSuperseded = (s.units.superseded ?? 0) - s.superseded.length;
+      if (moreSuperseded > 0) out.push(`  superseded … and ${moreSuperseded} more older versions`);
       for (const r of s.runs) {
         const sum = r.summary as { records?: { in: number; out: number; rejected: number }; interrupted?: boolean } | null;
         const rec = sum?.records ? ` · records in ${sum.records.in} out ${sum.records.out} rejected ${sum.records.rejected}` : '';

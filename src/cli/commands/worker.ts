@@ -109,7 +109,13 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
         onUnitFailed(lease, error, outcome) {
           log.warn(
             { key: lease.unit.key, token: lease.token, attempt: lease.unit.attempts, code: error.code, outcome },
-            outcome === 'dead' ? `unit dead: ${error.message}` : outcome === 'fenced' ? 'unit fenced: another worker holds it now' : `unit failed, will retry: ${error.message}`,
+            outcome === 'dead'
+              ? `unit dead: ${error.message}`
+              : outcome === 'fenced'
+                ? 'unit fenced: another worker holds it now'
+                : outcome === 'superseded'
+                  ? `unit superseded: a newer version of it was planned meanwhile (this attempt failed: ${error.message})`
+                  : `unit failed, will retry: ${error.message}`,
           );
         },
         onUnitFenced(lease) {
@@ -164,11 +170,11 @@ function printWorkerReport(report: WorkerReport): void {
   const p = report.pipelineUnits;
   const lines = [
     `worker ${report.owner} — pipeline ${report.pipeline} — ${report.interrupted ? 'STOPPED (leases released)' : 'nothing left to do'}`,
-    `  units    ${u.done} done · ${u.retried} retries · ${u.dead} dead · ${u.fenced} fenced (taken over by another worker)`,
+    `  units    ${u.done} done · ${u.retried} retries · ${u.dead} dead · ${u.fenced} fenced (taken over by another worker)${u.superseded ? ` · ${u.superseded} superseded by a newer version` : ''}`,
     `  records  ${r.in} in · ${r.out} out · ${r.rejected} rejected · ${r.filtered} filtered`,
     `  time     ${(report.elapsedMs / 1000).toFixed(1)} s · ${report.recordsPerSecond} records/s · peak RSS ${Math.round(report.peakRssBytes / 1048576)} MB`,
   ];
-  if (p) lines.push(`  pipeline ${p.pending} pending · ${p.leased} leased · ${p.done} done · ${p.failed} waiting to retry · ${p.dead} dead (${report.ledger})`);
+  if (p) lines.push(`  pipeline ${p.pending} pending · ${p.leased} leased · ${p.done} done · ${p.failed} waiting to retry · ${p.dead} dead${p.superseded ? ` · ${p.superseded} superseded` : ''} (${report.ledger})`);
   if (p && p.dead > 0) lines.push('  `sluice status` shows the dead units; fix the cause, then `sluice retry` redrives them');
   process.stdout.write(lines.join('\n') + '\n');
 }

@@ -15,7 +15,7 @@ import type { Source } from '../../core/component.js';
 import type { ObjectRef } from '../../core/record.js';
 import { planObjectUnits } from '../plan/planner.js';
 import { describeLedger, openLedger } from './open-ledger.js';
-import { maskConnectionUrl, migratePostgresLedger, openPostgresLedger, POSTGRES_LEDGER_SCHEMA_VERSION } from './postgres.js';
+import { maskConnectionUrl, migratePostgresLedger, openPostgresLedger, POSTGRES_LEDGER_MIGRATIONS, POSTGRES_LEDGER_SCHEMA_VERSION } from './postgres.js';
 import type { UnitSpec } from './types.js';
 import { unitIdFor } from './unit-id.js';
 
@@ -74,6 +74,50 @@ describe('postgres ledger', () => {
     await assert.rejects(newer, (err: unknown) => err instanceof SluiceError && err.code === 'LEDGER_SCHEMA_TOO_NEW' && err.message.includes(schema));
   });
 
+  it('migrates a version 1 schema keeping every unit, and the next plan supersedes the dead older version', async () => {
+    // Prepare: a schema as Sluice left it before superseded versions: an object that died, was
+    // replaced, and whose new version is done; beside it an unrelated pending unit.
+    const schema = freshSchema('v1');
+    await admin.query(`CREATE SCHEMA "${schema}"`);
+    await admin.query(`CREATE TABLE "${schema}".schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)`);
+    const first = POSTGRES_LEDGER_MIGRATIONS[0]!;
+    await admin.query(first.sql(`"${schema}"`));
+    await admin.query(`INSERT INTO "${schema}".schema_migrations VALUES ($1, $2, 0)`, [first.version, first.name]);
+    const key = 'AWSLogs/123456789012/vpcflowlogs/us-east-1/2024/01/15/replaced.log.gz';
+    const [deadId, doneId, otherId] = [unitIdFor('flows', 'object', key, '10-1'), unitIdFor('flows', 'object', key, '20-2'), unitIdFor('flows', 'object', 'other.log.gz', '5-5')];
+    const insert = `INSERT INTO "${schema}".units (id, pipeline, kind, key, payload, size, state, attempts, token, last_error, records_in, outputs, created_at, updated_at)
+      VALUES ($1, 'flows', 'object', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`;
+    await admin.query(insert, [deadId, key, { objects: [{ key, etag: '10-1' }] }, 10, 'dead', 1, 1, { message: `${key}: unexpected end of file`, code: 'CORRUPT_GZIP' }, 0, '[]', 1_000, 2_000]);
+    await admin.query(insert, [doneId, key, { objects: [{ key, etag: '20-2' }] }, 20, 'done', 1, 1, null, 7, '["out/replaced.ndjson.gz"]', 3_000, 4_000]);
+    await admin.query(insert, [otherId, 'other.log.gz', {}, 5, 'pending', 0, 0, null, 0, '[]', 3_000, 3_000]);
+
+    // Act
+    const ledger = await openPostgresLedger(SERVER, { schema, clock: () => 9_000 });
+    try {
+      const migratedCounts = await ledger.counts('flows');
+      const migratedDead = await ledger.getUnit(deadId);
+      const planned = await ledger.planUnits([{ id: doneId, pipeline: 'flows', kind: 'object', key, payload: {}, size: 20 }]);
+      const afterPlan = await ledger.counts('flows');
+      const superseded = await ledger.getUnit(deadId);
+      const versions = await admin.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
+
+      // Assess
+      assert.deepEqual(migratedCounts, { pending: 1, leased: 0, done: 1, failed: 0, dead: 1, superseded: 0 });
+      assert.deepEqual([migratedDead?.state, migratedDead?.lastError?.code, migratedDead?.supersededBy, migratedDead?.updatedAt], ['dead', 'CORRUPT_GZIP', null, 2_000]);
+      assert.deepEqual(planned, { inserted: 0, existing: 1, superseded: 1 });
+      assert.deepEqual(afterPlan, { pending: 1, leased: 0, done: 1, failed: 0, dead: 0, superseded: 1 });
+      assert.deepEqual([superseded?.state, superseded?.supersededBy, superseded?.updatedAt], ['superseded', doneId, 9_000]);
+      assert.deepEqual(versions.rows.map((r) => r.version), Array.from({ length: POSTGRES_LEDGER_SCHEMA_VERSION }, (_, i) => i + 1));
+      await assert.rejects(
+        admin.query(`UPDATE "${schema}".units SET state = 'lost' WHERE id = $1`, [otherId]),
+        /units_state_check/,
+        'the new CHECK still refuses unknown states',
+      );
+    } finally {
+      await ledger.close();
+    }
+  });
+
   it('keeps its tables in its own schema, and reading commands do not create one', async () => {
     // Prepare
     const schema = freshSchema('own');
@@ -110,7 +154,7 @@ describe('postgres ledger', () => {
     );
 
     // Assess
-    assert.deepEqual(planned, { inserted: 2, existing: 0 });
+    assert.deepEqual(planned, { inserted: 2, existing: 0, superseded: 0 });
     assert.ok(unreachable instanceof SluiceError);
     assert.equal(unreachable.code, 'LEDGER_UNREACHABLE');
     assert.match(unreachable.message, new RegExp(`postgres://sluice:\\*\\*\\*@127\\.0\\.0\\.1:${closedPort}/ledger`));
@@ -135,7 +179,7 @@ describe('postgres ledger', () => {
     assert.equal(first.total, 20_000);
     assert.equal(second.total, 20_000);
     assert.equal(first.inserted + second.inserted, 20_000, 'each unit inserted by exactly one planner');
-    assert.deepEqual(await a.counts('race'), { pending: 20_000, leased: 0, done: 0, failed: 0, dead: 0 });
+    assert.deepEqual(await a.counts('race'), { pending: 20_000, leased: 0, done: 0, failed: 0, dead: 0, superseded: 0 });
     await a.close();
     await b.close();
   });
@@ -170,7 +214,7 @@ describe('postgres ledger', () => {
     // Assess
     assert.equal(leasedBy.size, 400);
     assert.ok(new Set(leasedBy.values()).size >= 8, 'the workers shared the units');
-    assert.deepEqual(await ledgers[2]!.counts('fleet'), { pending: 0, leased: 0, done: 400, failed: 0, dead: 0 });
+    assert.deepEqual(await ledgers[2]!.counts('fleet'), { pending: 0, leased: 0, done: 400, failed: 0, dead: 0, superseded: 0 });
     assert.ok(takeover && takeover.token === stale.token + 1);
     assert.equal(staleCompleted, false);
     await Promise.all(ledgers.map((l) => l.close()));

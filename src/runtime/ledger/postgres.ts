@@ -18,6 +18,9 @@
  * - Claiming never scans finished units: the partial index `units_claimable` holds only pending,
  *   failed and leased units in key order. What a claim walks past is the fleet's live leases and
  *   the failed units still backing off.
+ * - Planning settles the versions of each planned key (types.ts) in a statement after the insert,
+ *   which sees the inserted rows. Two planners listing different versions of one key at the same
+ *   instant may leave both current, or neither; the next plan puts that right.
  * - The schema lives in its own PostgreSQL schema (default `sluice`, `?schema=` in the URL picks
  *   another), versioned in `schema_migrations`. Migrations run in one transaction under a
  *   transaction-scoped advisory lock, so any number of workers starting at once apply each
@@ -39,6 +42,7 @@ import {
   type Lease,
   type Ledger,
   type ListUnitsQuery,
+  type PlanResult,
   type RetryPolicy,
   type RunRecord,
   type UnitResult,
@@ -49,6 +53,7 @@ import {
   type WorkerRow,
 } from './types.js';
 import { requireDuration, toMillis } from './durations.js';
+import { currentVersions } from './unit-id.js';
 
 export interface ConnectionLostEvent {
   /** What the ledger was doing, e.g. `cannot lease a unit of pipeline "flows"`. */
@@ -90,8 +95,11 @@ interface Migration {
   sql: (schema: string) => string;
 }
 
-/** Append-only: never edit a migration that has shipped; add the next version instead. */
-const MIGRATIONS: readonly Migration[] = [
+/**
+ * Append-only: never edit a migration that has shipped; add the next version instead. Exported
+ * so that tests can build a ledger of an older version and open it with this one.
+ */
+export const POSTGRES_LEDGER_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'units, runs and the worker registry',
@@ -154,9 +162,21 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX workers_by_pipeline ON ${s}.workers (pipeline, last_heartbeat_at);
     `,
   },
+  {
+    version: 2,
+    name: 'superseded versions',
+    // units_state_check is the name PostgreSQL gave the column's CHECK in version 1. Adding a
+    // nullable column without a default rewrites nothing; the new CHECK reads the table once.
+    sql: (s) => `
+      ALTER TABLE ${s}.units ADD COLUMN superseded_by text COLLATE "C";
+      ALTER TABLE ${s}.units DROP CONSTRAINT units_state_check;
+      ALTER TABLE ${s}.units ADD CONSTRAINT units_state_check
+        CHECK (state IN ('pending', 'leased', 'done', 'failed', 'dead', 'superseded'));
+    `,
+  },
 ];
 
-export const POSTGRES_LEDGER_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+export const POSTGRES_LEDGER_SCHEMA_VERSION = POSTGRES_LEDGER_MIGRATIONS[POSTGRES_LEDGER_MIGRATIONS.length - 1]!.version;
 
 /** Rows per INSERT of planUnits: one round trip each, short enough not to hold locks for long. */
 const PLAN_BATCH = 5_000;
@@ -184,6 +204,7 @@ interface UnitDbRow {
   duration_ms: number | null;
   created_at: number;
   updated_at: number;
+  superseded_by: string | null;
 }
 
 interface WorkerDbRow {
@@ -360,7 +381,7 @@ async function applyMigrations(pool: pg.Pool, target: LedgerTarget, mustExist: b
       );
     }
     const done = new Set(versions);
-    for (const migration of MIGRATIONS) {
+    for (const migration of POSTGRES_LEDGER_MIGRATIONS) {
       if (done.has(migration.version)) continue;
       await client.query(migration.sql(target.quoted));
       await client.query(`INSERT INTO ${target.quoted}.schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`, [
@@ -405,12 +426,14 @@ class PostgresLedger implements Ledger {
     this.sql = statementsFor(target.quoted);
   }
 
-  async planUnits(units: UnitSpec[]): Promise<{ inserted: number; existing: number }> {
+  async planUnits(units: UnitSpec[]): Promise<PlanResult> {
     let inserted = 0;
+    let superseded = 0;
     for (let start = 0; start < units.length; start += PLAN_BATCH) {
       // Sorted by id: two planners inserting overlapping batches take row locks in the same order,
       // so they wait for each other instead of deadlocking.
-      const batch = units.slice(start, start + PLAN_BATCH).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      const listed = units.slice(start, start + PLAN_BATCH);
+      const batch = [...listed].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       const now = this.now();
       const result = await this.call(`cannot plan ${units.length} units`, () =>
         this.pool.query({
@@ -429,8 +452,19 @@ class PostgresLedger implements Ledger {
       );
       inserted += result.rowCount ?? 0;
       await this.noteBulkChange(result.rowCount ?? 0);
+      // A second statement, so that it sees the rows just inserted (a data-modifying CTE would
+      // not). Both are idempotent: one lost between them is done by the next plan of the listing.
+      // In listing order: the last version listed of a key is its current one.
+      const current = currentVersions(listed);
+      const versions = await this.call(`cannot supersede older versions of ${current.length} units`, () =>
+        this.pool.query<{ superseded: number }>({
+          ...this.sql.supersede,
+          values: [current.map((u) => u.id), current.map((u) => u.pipeline), current.map((u) => u.kind), current.map((u) => u.key), now],
+        }),
+      );
+      superseded += versions.rows[0]!.superseded;
     }
-    return { inserted, existing: units.length - inserted };
+    return { inserted, existing: units.length - inserted, superseded };
   }
 
   async leaseNextUnit(pipeline: string, owner: string, leaseMs: number): Promise<Lease | null> {
@@ -492,7 +526,7 @@ class PostgresLedger implements Ledger {
       });
       let state: UnitState | undefined = updated.rows[0]?.state;
       if (state === undefined && retried) state = await this.stateUnderToken(lease);
-      return state === 'failed' ? 'retry' : state === 'dead' ? 'dead' : 'fenced';
+      return state === 'failed' ? 'retry' : state === 'dead' ? 'dead' : state === 'superseded' ? 'superseded' : 'fenced';
     });
   }
 
@@ -735,6 +769,13 @@ class PostgresLedger implements Ledger {
 
 type Statement = { name: string; text: string };
 
+/**
+ * A reset unit goes back to pending, unless it is a leased unit whose newer version was planned
+ * while it ran: that one ends superseded. Resetting a superseded unit makes it current again.
+ */
+const RESET_STATE = `state = CASE WHEN state = 'leased' AND superseded_by IS NOT NULL THEN 'superseded' ELSE 'pending' END,
+           superseded_by = CASE WHEN state = 'leased' THEN superseded_by ELSE NULL END`;
+
 /** Every statement, named so each pooled connection parses and plans it once. */
 function statementsFor(s: string) {
   const named = (name: string, text: string): Statement => ({ name: `sluice_${name}`, text });
@@ -746,6 +787,32 @@ function statementsFor(s: string) {
        SELECT t.id, t.pipeline, t.kind, t.key, t.payload::jsonb, t.size, $7, $7
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS t(id, pipeline, kind, key, payload, size)
        ON CONFLICT (id) DO NOTHING`,
+    ),
+    // $1..$4 the current versions (id, pipeline, kind, key, one per key), $5 now. A planned unit
+    // is current: a superseded one is pending again, a leased one is not marked any more. Every
+    // other unfinished version of its key is superseded, or marked when leased. The two updates
+    // touch disjoint rows because there is one planned unit per key.
+    supersede: named(
+      'supersede',
+      `WITH listed AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(id, pipeline, kind, key)
+       ), revived AS (
+         UPDATE ${s}.units AS u
+         SET state = CASE WHEN u.state = 'superseded' THEN 'pending' ELSE u.state END,
+             attempts = CASE WHEN u.state = 'superseded' THEN 0 ELSE u.attempts END,
+             superseded_by = NULL, updated_at = $5
+         FROM listed AS l
+         WHERE u.id = l.id AND u.superseded_by IS NOT NULL
+       ), superseded AS (
+         UPDATE ${s}.units AS o
+         SET state = CASE WHEN o.state = 'leased' THEN 'leased' ELSE 'superseded' END,
+             superseded_by = l.id, next_attempt_at = NULL, updated_at = $5
+         FROM listed AS l
+         WHERE o.pipeline = l.pipeline AND o.state IN ('pending', 'failed', 'dead', 'leased') AND o.key = l.key
+           AND o.id <> l.id AND o.kind = l.kind AND o.superseded_by IS DISTINCT FROM l.id
+         RETURNING o.id
+       )
+       SELECT count(*) AS superseded FROM superseded`,
     ),
     // $1 pipeline, $2 owner, $3 now, $4 expiry. The state IN term matches units_claimable's predicate.
     lease: named(
@@ -775,15 +842,17 @@ function statementsFor(s: string) {
       `UPDATE ${s}.units
        SET state = 'done', records_in = $3, records_out = $4, records_rejected = $5, records_filtered = $6, outputs = $7::jsonb,
            duration_ms = $8, updated_at = $9,
-           lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL, last_error = NULL
+           lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL, last_error = NULL, superseded_by = NULL
        WHERE id = $1 AND token = $2 AND state = 'leased'`,
     ),
     // $3 retryable, $4 maxAttempts, $5 backoffMs, $6 maxBackoffMs, $7 now, $8 error. numeric keeps 2^n exact.
+    // A unit whose newer version was planned during the attempt ends superseded, whatever the policy.
     fail: named(
       'fail',
       `UPDATE ${s}.units
-       SET state = CASE WHEN $3::boolean AND attempts < $4::integer THEN 'failed' ELSE 'dead' END,
-           next_attempt_at = CASE WHEN $3::boolean AND attempts < $4::integer
+       SET state = CASE WHEN superseded_by IS NOT NULL THEN 'superseded'
+                        WHEN $3::boolean AND attempts < $4::integer THEN 'failed' ELSE 'dead' END,
+           next_attempt_at = CASE WHEN superseded_by IS NULL AND $3::boolean AND attempts < $4::integer
              THEN $7::bigint + round(LEAST($6::numeric, $5::numeric * power(2::numeric, GREATEST(attempts - 1, 0))))::bigint
              ELSE NULL END,
            last_error = $8::jsonb, updated_at = $7::bigint, lease_owner = NULL, lease_expires_at = NULL
@@ -793,7 +862,8 @@ function statementsFor(s: string) {
     release: named(
       'release',
       `UPDATE ${s}.units
-       SET state = 'pending', attempts = GREATEST(attempts - 1, 0), updated_at = $3, lease_owner = NULL, lease_expires_at = NULL
+       SET state = CASE WHEN superseded_by IS NULL THEN 'pending' ELSE 'superseded' END,
+           attempts = GREATEST(attempts - 1, 0), updated_at = $3, lease_owner = NULL, lease_expires_at = NULL
        WHERE id = $1 AND token = $2 AND state = 'leased'`,
     ),
     stateAndToken: named('state_and_token', `SELECT state, token FROM ${s}.units WHERE id = $1`),
@@ -816,14 +886,14 @@ function statementsFor(s: string) {
     resetByState: named(
       'reset_by_state',
       `UPDATE ${s}.units
-       SET state = 'pending', attempts = 0, updated_at = $1, lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL,
+       SET ${RESET_STATE}, attempts = 0, updated_at = $1, lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL,
            records_in = 0, records_out = 0, records_rejected = 0, records_filtered = 0, outputs = '[]', duration_ms = NULL
        WHERE pipeline = $2 AND state = ANY($3::text[])`,
     ),
     resetByIds: named(
       'reset_by_ids',
       `UPDATE ${s}.units
-       SET state = 'pending', attempts = 0, updated_at = $1, lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL,
+       SET ${RESET_STATE}, attempts = 0, updated_at = $1, lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL,
            records_in = 0, records_out = 0, records_rejected = 0, records_filtered = 0, outputs = '[]', duration_ms = NULL
        WHERE id = ANY($4::text[]) AND pipeline = $2 AND state = ANY($3::text[])`,
     ),
@@ -890,6 +960,7 @@ function toUnitRow(row: UnitDbRow): UnitRow {
     leaseExpiresAt: row.lease_expires_at,
     nextAttemptAt: row.next_attempt_at,
     lastError: row.last_error,
+    supersededBy: row.superseded_by,
     recordsIn: row.records_in,
     recordsOut: row.records_out,
     recordsRejected: row.records_rejected,

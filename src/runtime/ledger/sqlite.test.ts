@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { SluiceError } from '../../core/errors.js';
 import { createFakeClock } from '../../testing/fake-clock.js';
 import { runLedgerConformance } from '../../testing/ledger-conformance.js';
-import { LEDGER_SCHEMA_VERSION, openSqliteLedger } from './sqlite.js';
+import { LEDGER_MIGRATIONS, LEDGER_SCHEMA_VERSION, openSqliteLedger } from './sqlite.js';
 import type { Lease, UnitSpec } from './types.js';
 import { unitIdFor } from './unit-id.js';
 
@@ -51,9 +51,9 @@ describe('sqlite ledger', () => {
     await reopened.close();
 
     // Assess
-    assert.deepEqual(counts, { pending: 2, leased: 0, done: 1, failed: 0, dead: 0 });
+    assert.deepEqual(counts, { pending: 2, leased: 0, done: 1, failed: 0, dead: 0, superseded: 0 });
     assert.deepEqual(runs.map((r) => r.id), ['run-1']);
-    assert.deepEqual(replanned, { inserted: 0, existing: 3 });
+    assert.deepEqual(replanned, { inserted: 0, existing: 3, superseded: 0 });
   });
 
   it('uses WAL, a busy timeout and a versioned schema, and re-applies no migration on reopen', async () => {
@@ -77,6 +77,63 @@ describe('sqlite ledger', () => {
     assert.equal(userVersion, LEDGER_SCHEMA_VERSION);
   });
 
+  it('migrates a version 3 file keeping every unit and count, and the next plan supersedes the dead older version', async () => {
+    // Prepare: a file as Sluice left it before superseded versions (schema 3): an object that died,
+    // was replaced, and whose new version is done; beside it an unrelated pending unit.
+    const file = tempLedgerFile();
+    const old = new Database(file);
+    old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT');
+    for (const migration of LEDGER_MIGRATIONS.filter((m) => m.version <= 3)) {
+      old.exec(migration.sql);
+      old.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(migration.version, migration.name);
+    }
+    old.pragma('user_version = 3');
+    const key = 'AWSLogs/123456789012/vpcflowlogs/us-east-1/2024/01/15/replaced.log.gz';
+    const [deadId, doneId, otherId] = [unitIdFor('flows', 'object', key, '10-1'), unitIdFor('flows', 'object', key, '20-2'), unitIdFor('flows', 'object', 'other.log.gz', '5-5')];
+    const insert = old.prepare(`INSERT INTO units (id, pipeline, kind, key, payload, size, state, attempts, token, last_error, records_in, outputs, created_at, updated_at)
+      VALUES (?, 'flows', 'object', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    insert.run(deadId, key, JSON.stringify({ objects: [{ key, etag: '10-1' }] }), 10, 'dead', 1, 1, JSON.stringify({ message: `${key}: unexpected end of file`, code: 'CORRUPT_GZIP' }), 0, '[]', 1_000, 2_000);
+    insert.run(doneId, key, JSON.stringify({ objects: [{ key, etag: '20-2' }] }), 20, 'done', 1, 1, null, 7, '["out/replaced.ndjson.gz"]', 3_000, 4_000);
+    insert.run(otherId, 'other.log.gz', '{}', 5, 'pending', 0, 0, null, 0, '[]', 3_000, 3_000);
+    old.close();
+
+    // Act
+    const ledger = openSqliteLedger(file, { clock: () => 9_000 });
+    const migratedCounts = await ledger.counts('flows');
+    const migratedDead = await ledger.getUnit(deadId);
+    const migratedDone = await ledger.getUnit(doneId);
+    const listed = { id: doneId, pipeline: 'flows', kind: 'object' as const, key, payload: {}, size: 20 };
+    const planned = await ledger.planUnits([listed]);
+    const afterPlan = await ledger.counts('flows');
+    await ledger.close();
+    const inspect = new Database(file, { readonly: true });
+    const schemaObjects = (inspect.prepare("SELECT type, name FROM sqlite_master WHERE tbl_name = 'units' AND type IN ('index', 'trigger') AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as Array<{ type: string; name: string }>).map((r) => `${r.type} ${r.name}`);
+    const truth = inspect.prepare("SELECT state, COUNT(*) AS n FROM units WHERE pipeline = 'flows' GROUP BY state ORDER BY state").all();
+    const kept = inspect.prepare("SELECT state, n FROM unit_counts WHERE pipeline = 'flows' AND n > 0 ORDER BY state").all();
+    inspect.close();
+
+    // Assess
+    assert.deepEqual(migratedCounts, { pending: 1, leased: 0, done: 1, failed: 0, dead: 1, superseded: 0 });
+    assert.deepEqual(
+      [migratedDead?.state, migratedDead?.attempts, migratedDead?.lastError?.code, migratedDead?.supersededBy, migratedDead?.createdAt, migratedDead?.updatedAt],
+      ['dead', 1, 'CORRUPT_GZIP', null, 1_000, 2_000],
+    );
+    assert.deepEqual([migratedDone?.state, migratedDone?.recordsIn, migratedDone?.outputs], ['done', 7, ['out/replaced.ndjson.gz']]);
+    assert.deepEqual(planned, { inserted: 0, existing: 1, superseded: 1 });
+    assert.deepEqual(afterPlan, { pending: 1, leased: 0, done: 1, failed: 0, dead: 0, superseded: 1 });
+    assert.deepEqual(schemaObjects, [
+      'trigger unit_counts_delete',
+      'trigger unit_counts_insert',
+      'trigger unit_counts_update',
+      'index units_by_key',
+      'index units_by_state',
+      'index units_claimable',
+      'index units_leased_by_owner',
+      'index units_retry',
+    ]);
+    assert.deepEqual(kept, truth, 'the kept counts still follow the units after the rebuild');
+  });
+
   it('keeps the per-state counts equal to the units through every kind of change', async () => {
     // Prepare: two pipelines, units planned twice (the second time inserts nothing).
     const file = tempLedgerFile();
@@ -85,7 +142,7 @@ describe('sqlite ledger', () => {
     await ledger.planUnits(specs('a', 20));
     await ledger.planUnits(specs('a', 25));
     await ledger.planUnits(specs('b', 5));
-    // Act: lease, complete, fail (retry and dead), release, expire, reset.
+    // Act: lease, complete, fail (retry and dead), release, expire, reset, supersede.
     const leases: Lease[] = [];
     for (let i = 0; i < 12; i++) leases.push((await ledger.leaseNextUnit('a', 'w1', 60_000))!);
     for (const lease of leases.slice(0, 5)) await ledger.completeUnit(lease, ONE_RECORD);
@@ -94,6 +151,11 @@ describe('sqlite ledger', () => {
     await ledger.failUnit(leases[6]!, error, { maxAttempts: 5, backoffMs: 1, maxBackoffMs: 1, retryable: false });
     await ledger.releaseLease(leases[7]!);
     await ledger.resetUnits('a', ['done'], []);
+    // Newer versions of the first ten keys: the failed, dead and pending older ones are superseded,
+    // the leased ones when their attempt ends; the done ones stay done.
+    await ledger.planUnits(specs('a', 10).map((spec) => ({ ...spec, id: unitIdFor('a', 'object', spec.key, 'v2') })));
+    await ledger.releaseLease(leases[8]!);
+    await ledger.failUnit(leases[9]!, error, { maxAttempts: 5, backoffMs: 1, maxBackoffMs: 1, retryable: true });
     // Assess: the kept counts match a count over the units themselves.
     const db = new Database(file, { readonly: true });
     try {
@@ -104,7 +166,7 @@ describe('sqlite ledger', () => {
         const kept = Object.fromEntries(Object.entries(await ledger.counts(pipeline)).filter(([, n]) => n > 0));
         assert.deepEqual(kept, truth, pipeline);
       }
-      assert.deepEqual(await ledger.counts('a'), { pending: 14, leased: 4, done: 5, failed: 1, dead: 1 });
+      assert.deepEqual(await ledger.counts('a'), { pending: 23, leased: 2, done: 5, failed: 0, dead: 0, superseded: 5 });
     } finally {
       db.close();
       await ledger.close();
@@ -209,7 +271,7 @@ describe('sqlite ledger', () => {
 
     // Assess
     assert.equal(leasedBy.size, 200);
-    assert.deepEqual(await b.counts('flows'), { pending: 0, leased: 0, done: 200, failed: 0, dead: 0 });
+    assert.deepEqual(await b.counts('flows'), { pending: 0, leased: 0, done: 200, failed: 0, dead: 0, superseded: 0 });
     assert.ok(takeover && takeover.token === stale.token + 1);
     assert.equal(staleCompleted, false);
     await a.close();
@@ -233,7 +295,7 @@ describe('sqlite ledger', () => {
     assert.equal(new Set(completedIds).size, units.length, 'no unit completed twice');
     assert.ok(results.filter((r) => r.completed.length > 0).length >= 2, `processes overlapped: ${results.map((r) => r.completed.length).join(', ')}`);
     const check = openSqliteLedger(file);
-    assert.deepEqual(await check.counts('multi'), { pending: 0, leased: 0, done: units.length, failed: 0, dead: 0 });
+    assert.deepEqual(await check.counts('multi'), { pending: 0, leased: 0, done: units.length, failed: 0, dead: 0, superseded: 0 });
     const byUnit = new Map(results.flatMap((r) => r.completed.map((id) => [id, r.owner] as const)));
     for (const unit of await check.listUnits('multi', { limit: 50 })) {
       assert.deepEqual(unit.outputs, [byUnit.get(unit.id)], 'the recorded result is the one its completer wrote');
@@ -290,7 +352,7 @@ describe('sqlite ledger', () => {
     await ledger.close();
 
     // Assess
-    assert.deepEqual(planned, { inserted: total, existing: 0 });
+    assert.deepEqual(planned, { inserted: total, existing: 0, superseded: 0 });
     assert.equal(counts.done, worked);
     assert.equal(counts.pending, total - worked);
     const perSecond = (n: number, ms: number) => Math.round((n / ms) * 1000);

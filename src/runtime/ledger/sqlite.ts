@@ -18,6 +18,9 @@
  * - The retry delay is exact, with no jitter: `min(maxBackoffMs, backoffMs * 2^(attempts-1))`.
  *   Every ledger implementation computes the same instant, so the shared conformance suite can
  *   check it; units that fail together are spread out again by the executor's bounded concurrency.
+ * - Planning settles the versions of each planned key (types.ts) in the transaction that inserts
+ *   the units: plans are serialised by the write lock, so the last plan's versions are current.
+ *   It costs one seek in units_by_key and one by id per planned unit, also when nothing changed.
  * - The schema is versioned (`schema_migrations` + `PRAGMA user_version`). Migrations run inside
  *   BEGIN IMMEDIATE when the file is opened, so two processes opening a fresh file at once apply
  *   each migration exactly once; a file written by a newer Sluice is refused rather than guessed at.
@@ -35,6 +38,7 @@ import {
   type Lease,
   type Ledger,
   type ListUnitsQuery,
+  type PlanResult,
   type RetryPolicy,
   type RunRecord,
   type UnitResult,
@@ -45,6 +49,7 @@ import {
   type WorkerRow,
 } from './types.js';
 import { requireDuration, toMillis } from './durations.js';
+import { currentVersions } from './unit-id.js';
 
 export interface SqliteLedgerOptions {
   clock?: Clock;
@@ -62,8 +67,11 @@ interface Migration {
   sql: string;
 }
 
-/** Append-only: never edit a migration that has shipped; add the next version instead. */
-const MIGRATIONS: readonly Migration[] = [
+/**
+ * Append-only: never edit a migration that has shipped; add the next version instead. Exported
+ * so that tests can build a ledger of an older version and open it with this one.
+ */
+export const LEDGER_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'units and runs',
@@ -162,9 +170,72 @@ const MIGRATIONS: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 4,
+    name: 'superseded versions',
+    // A CHECK constraint cannot be altered in SQLite: the table is rebuilt with the new state and
+    // the superseded_by column, its indexes and triggers made again. unit_counts stays right as
+    // the copy fires no trigger and DROP TABLE fires none either.
+    sql: `
+      CREATE TABLE units_v4 (
+        id               TEXT PRIMARY KEY,
+        pipeline         TEXT NOT NULL,
+        kind             TEXT NOT NULL CHECK (kind IN ('object', 'partition')),
+        key              TEXT NOT NULL,
+        payload          TEXT NOT NULL,
+        size             INTEGER,
+        state            TEXT NOT NULL DEFAULT 'pending'
+                         CHECK (state IN ('pending', 'leased', 'done', 'failed', 'dead', 'superseded')),
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        token            INTEGER NOT NULL DEFAULT 0,
+        lease_owner      TEXT,
+        lease_expires_at INTEGER,
+        next_attempt_at  INTEGER,
+        last_error       TEXT,
+        records_in       INTEGER NOT NULL DEFAULT 0,
+        records_out      INTEGER NOT NULL DEFAULT 0,
+        records_rejected INTEGER NOT NULL DEFAULT 0,
+        records_filtered INTEGER NOT NULL DEFAULT 0,
+        outputs          TEXT NOT NULL DEFAULT '[]',
+        duration_ms      INTEGER,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL,
+        superseded_by    TEXT
+      ) STRICT;
+      INSERT INTO units_v4 (id, pipeline, kind, key, payload, size, state, attempts, token, lease_owner, lease_expires_at,
+                            next_attempt_at, last_error, records_in, records_out, records_rejected, records_filtered,
+                            outputs, duration_ms, created_at, updated_at)
+        SELECT id, pipeline, kind, key, payload, size, state, attempts, token, lease_owner, lease_expires_at,
+               next_attempt_at, last_error, records_in, records_out, records_rejected, records_filtered,
+               outputs, duration_ms, created_at, updated_at
+        FROM units;
+      DROP TABLE units;
+      ALTER TABLE units_v4 RENAME TO units;
+      -- listUnits in key order; the loose index scan behind pipelines(); the versions of a key (planUnits).
+      CREATE INDEX units_by_key ON units (pipeline, key, id);
+      CREATE INDEX units_by_state ON units (pipeline, state, key, id);
+      CREATE INDEX units_claimable ON units (pipeline, key, id, state, next_attempt_at, lease_expires_at)
+        WHERE state IN ('pending', 'failed', 'leased');
+      CREATE INDEX units_retry ON units (pipeline, next_attempt_at) WHERE state = 'failed';
+      CREATE INDEX units_leased_by_owner ON units (lease_owner) WHERE state = 'leased';
+      CREATE TRIGGER unit_counts_insert AFTER INSERT ON units BEGIN
+        INSERT INTO unit_counts (pipeline, state, n) VALUES (NEW.pipeline, NEW.state, 1)
+          ON CONFLICT (pipeline, state) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER unit_counts_delete AFTER DELETE ON units BEGIN
+        UPDATE unit_counts SET n = n - 1 WHERE pipeline = OLD.pipeline AND state = OLD.state;
+      END;
+      CREATE TRIGGER unit_counts_update AFTER UPDATE OF state, pipeline ON units
+        WHEN OLD.state IS NOT NEW.state OR OLD.pipeline IS NOT NEW.pipeline BEGIN
+        UPDATE unit_counts SET n = n - 1 WHERE pipeline = OLD.pipeline AND state = OLD.state;
+        INSERT INTO unit_counts (pipeline, state, n) VALUES (NEW.pipeline, NEW.state, 1)
+          ON CONFLICT (pipeline, state) DO UPDATE SET n = n + 1;
+      END;
+    `,
+  },
 ];
 
-export const LEDGER_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+export const LEDGER_SCHEMA_VERSION = LEDGER_MIGRATIONS[LEDGER_MIGRATIONS.length - 1]!.version;
 
 /** Rows per planUnits transaction: long enough to be fast, short enough not to starve other writers. */
 const PLAN_BATCH = 5_000;
@@ -193,6 +264,7 @@ interface UnitDbRow {
   duration_ms: number | null;
   created_at: number;
   updated_at: number;
+  superseded_by: string | null;
 }
 
 interface WorkerDbRow {
@@ -240,7 +312,7 @@ class SqliteLedger implements Ledger {
     policy: RetryPolicy & { retryable: boolean },
     now: number,
   ) => FailOutcome;
-  private readonly planTx: (units: UnitSpec[], now: number) => number;
+  private readonly planTx: (units: UnitSpec[], now: number) => { inserted: number; superseded: number };
 
   constructor(
     private readonly file: string,
@@ -266,9 +338,13 @@ class SqliteLedger implements Ledger {
 
     const fail = this.db.transaction(
       (lease: Lease, error: SerializedError, policy: RetryPolicy & { retryable: boolean }, now: number): FailOutcome => {
-        const row = s.currentAttempts.get(lease.unitId, lease.token) as { attempts: number } | undefined;
+        const row = s.currentAttempts.get(lease.unitId, lease.token) as { attempts: number; superseded_by: string | null } | undefined;
         if (!row) return 'fenced';
         const errorJson = JSON.stringify(error);
+        if (row.superseded_by !== null) {
+          s.failSuperseded.run(errorJson, now, lease.unitId, lease.token);
+          return 'superseded';
+        }
         if (!policy.retryable || row.attempts >= policy.maxAttempts) {
           s.failDead.run(errorJson, now, lease.unitId, lease.token);
           return 'dead';
@@ -279,7 +355,7 @@ class SqliteLedger implements Ledger {
     );
     this.failTx = (lease, error, policy, now) => fail.immediate(lease, error, policy, now);
 
-    const plan = this.db.transaction((units: UnitSpec[], now: number): number => {
+    const plan = this.db.transaction((units: UnitSpec[], now: number): { inserted: number; superseded: number } => {
       let inserted = 0;
       for (let start = 0; start < units.length; start += INSERT_ROWS_PER_STATEMENT) {
         const rows = units.slice(start, start + INSERT_ROWS_PER_STATEMENT);
@@ -298,18 +374,25 @@ class SqliteLedger implements Ledger {
         }
         inserted += this.insertStatement(rows.length).run(values).changes;
       }
-      return inserted;
+      // In the same transaction as the insert: no reader sees two current versions of a key.
+      const current = currentVersions(units);
+      s.revive.run(now, JSON.stringify(current.map((u) => u.id)));
+      const superseded = s.supersede.run(now, JSON.stringify(current.map((u) => [u.id, u.pipeline, u.kind, u.key]))).changes;
+      return { inserted, superseded };
     });
     this.planTx = (units, now) => plan.immediate(units, now);
   }
 
-  async planUnits(units: UnitSpec[]): Promise<{ inserted: number; existing: number }> {
+  async planUnits(units: UnitSpec[]): Promise<PlanResult> {
     return this.guard(`cannot plan ${units.length} units`, () => {
       let inserted = 0;
+      let superseded = 0;
       for (let start = 0; start < units.length; start += PLAN_BATCH) {
-        inserted += this.planTx(units.slice(start, start + PLAN_BATCH), this.now());
+        const batch = this.planTx(units.slice(start, start + PLAN_BATCH), this.now());
+        inserted += batch.inserted;
+        superseded += batch.superseded;
       }
-      return { inserted, existing: units.length - inserted };
+      return { inserted, existing: units.length - inserted, superseded };
     });
   }
 
@@ -630,7 +713,7 @@ function migrate(db: Database.Database, file: string): void {
       );
     }
     const insert = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
-    for (const migration of MIGRATIONS) {
+    for (const migration of LEDGER_MIGRATIONS) {
       if (applied.has(migration.version)) continue;
       db.exec(migration.sql);
       insert.run(migration.version, migration.name, Date.now());
@@ -639,8 +722,32 @@ function migrate(db: Database.Database, file: string): void {
   }).immediate();
 }
 
+/**
+ * A reset unit goes back to pending, unless it is a leased unit whose newer version was planned
+ * while it ran: that one ends superseded. Resetting a superseded unit makes it current again.
+ */
+const RESET_STATE = `state = CASE WHEN state = 'leased' AND superseded_by IS NOT NULL THEN 'superseded' ELSE 'pending' END,
+          superseded_by = CASE WHEN state = 'leased' THEN superseded_by ELSE NULL END`;
+
 function prepareStatements(db: Database.Database) {
   return {
+    // planUnits: a planned unit is the current version: a superseded one is pending again, and a
+    // leased one marked for supersession is not marked any more.
+    revive: db.prepare(`
+      UPDATE units
+      SET state = CASE WHEN state = 'superseded' THEN 'pending' ELSE state END,
+          attempts = CASE WHEN state = 'superseded' THEN 0 ELSE attempts END,
+          superseded_by = NULL, updated_at = ?
+      WHERE id IN (SELECT value FROM json_each(?)) AND superseded_by IS NOT NULL`),
+    // planUnits: every other unfinished version of a planned key. One seek per planned unit in
+    // units_by_key, which usually finds the planned unit alone.
+    supersede: db.prepare(`
+      UPDATE units AS o INDEXED BY units_by_key
+      SET state = CASE WHEN o.state = 'leased' THEN 'leased' ELSE 'superseded' END,
+          superseded_by = n.id, next_attempt_at = NULL, updated_at = ?
+      FROM (SELECT value ->> 0 AS id, value ->> 1 AS pipeline, value ->> 2 AS kind, value ->> 3 AS key FROM json_each(?)) AS n
+      WHERE o.pipeline = n.pipeline AND o.key = n.key AND o.id <> n.id AND o.kind = n.kind
+        AND o.state IN ('pending', 'failed', 'dead', 'leased') AND o.superseded_by IS NOT n.id`),
     // Walks units_claimable in key order; the state IN term lets SQLite use the partial index.
     nextClaimable: db.prepare(`
       SELECT id FROM units INDEXED BY units_claimable
@@ -664,9 +771,14 @@ function prepareStatements(db: Database.Database) {
       UPDATE units
       SET state = 'done', records_in = ?, records_out = ?, records_rejected = ?, records_filtered = ?, outputs = ?,
           duration_ms = ?, updated_at = ?,
-          lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL, last_error = NULL
+          lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL, last_error = NULL, superseded_by = NULL
       WHERE id = ? AND token = ? AND state = 'leased'`),
-    currentAttempts: db.prepare(`SELECT attempts FROM units WHERE id = ? AND token = ? AND state = 'leased'`),
+    currentAttempts: db.prepare(`SELECT attempts, superseded_by FROM units WHERE id = ? AND token = ? AND state = 'leased'`),
+    failSuperseded: db.prepare(`
+      UPDATE units
+      SET state = 'superseded', last_error = ?, updated_at = ?,
+          lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL
+      WHERE id = ? AND token = ? AND state = 'leased'`),
     failDead: db.prepare(`
       UPDATE units
       SET state = 'dead', last_error = ?, updated_at = ?,
@@ -679,7 +791,8 @@ function prepareStatements(db: Database.Database) {
       WHERE id = ? AND token = ? AND state = 'leased'`),
     release: db.prepare(`
       UPDATE units
-      SET state = 'pending', attempts = MAX(attempts - 1, 0), updated_at = ?,
+      SET state = CASE WHEN superseded_by IS NULL THEN 'pending' ELSE 'superseded' END,
+          attempts = MAX(attempts - 1, 0), updated_at = ?,
           lease_owner = NULL, lease_expires_at = NULL
       WHERE id = ? AND token = ? AND state = 'leased'`),
     expireOwner: db.prepare(`
@@ -693,14 +806,14 @@ function prepareStatements(db: Database.Database) {
     // that `status` still shows why a redriven unit died until its next attempt says otherwise.
     resetByState: db.prepare(`
       UPDATE units
-      SET state = 'pending', attempts = 0, updated_at = ?,
+      SET ${RESET_STATE}, attempts = 0, updated_at = ?,
           lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL,
           records_in = 0, records_out = 0, records_rejected = 0, records_filtered = 0, outputs = '[]', duration_ms = NULL
       WHERE pipeline = ? AND state IN (SELECT value FROM json_each(?))`),
     // The unary + keeps SQLite on the id lookups: a page of ids must not scan every done unit.
     resetByIds: db.prepare(`
       UPDATE units
-      SET state = 'pending', attempts = 0, updated_at = ?,
+      SET ${RESET_STATE}, attempts = 0, updated_at = ?,
           lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL,
           records_in = 0, records_out = 0, records_rejected = 0, records_filtered = 0, outputs = '[]', duration_ms = NULL
       WHERE +pipeline = ? AND +state IN (SELECT value FROM json_each(?)) AND id IN (SELECT value FROM json_each(?))`),
@@ -743,6 +856,7 @@ function toUnitRow(row: UnitDbRow): UnitRow {
     leaseExpiresAt: row.lease_expires_at,
     nextAttemptAt: row.next_attempt_at,
     lastError: row.last_error === null ? null : (JSON.parse(row.last_error) as SerializedError),
+    supersededBy: row.superseded_by,
     recordsIn: row.records_in,
     recordsOut: row.records_out,
     recordsRejected: row.records_rejected,

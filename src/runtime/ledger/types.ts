@@ -12,11 +12,26 @@ import type { UnitPartition } from '../../core/component.js';
  *                           -> failed (retry after next_attempt_at) -> leased ...
  *                           -> dead (after maxAttempts; redrive puts it back to pending)
  * A lease counts as an attempt when it is taken; a graceful release gives the attempt back.
+ *
+ * Versions of one key: a unit's id hashes its key and version (etag, or the set of objects of a
+ * group or partition), but its outputs are named after the key alone (unit-id.ts, outputStemFor
+ * of the version-less id), so the versions of one `(pipeline, kind, key)` write the same outputs
+ * and only the current one matters. Planning a unit makes it the current version of its key:
+ *   pending | failed | dead -> superseded (superseded_by = the planned unit; kept as history,
+ *                              never leased, counted apart, not redriven by a reset of dead units)
+ *   leased                  -> stays leased, marked superseded_by; it becomes superseded if its
+ *                              attempt ends in failure, release or reset (a completion is done,
+ *                              unmarked: the newer version rewrites its outputs after it)
+ *   done                    -> stays done (the newer version rewrites the same outputs)
+ * A planned unit that was itself superseded (the object went back to that version) becomes
+ * pending again with its attempts reset. Planning the same units again changes nothing; as every
+ * plan settles the versions of the keys it lists, the next plan also puts right a ledger written
+ * before versions were superseded, or two planners that listed different versions at once.
  */
 import type { SerializedError } from '../../core/errors.js';
 
-export type UnitState = 'pending' | 'leased' | 'done' | 'failed' | 'dead';
-export const UNIT_STATES: readonly UnitState[] = ['pending', 'leased', 'done', 'failed', 'dead'];
+export type UnitState = 'pending' | 'leased' | 'done' | 'failed' | 'dead' | 'superseded';
+export const UNIT_STATES: readonly UnitState[] = ['pending', 'leased', 'done', 'failed', 'dead', 'superseded'];
 
 export interface UnitSpec {
   /** Deterministic id: a hash of pipeline + kind + key + version (etag). */
@@ -51,6 +66,11 @@ export interface UnitRow extends UnitSpec, UnitCounts {
   leaseExpiresAt: number | null;
   nextAttemptAt: number | null;
   lastError: SerializedError | null;
+  /**
+   * The unit that replaced this one, a newer version of the same key: set on superseded units,
+   * and on a leased unit whose newer version was planned while it ran. Null otherwise.
+   */
+  supersededBy: string | null;
   outputs: string[];
   durationMs: number | null;
   createdAt: number;
@@ -71,7 +91,8 @@ export interface RetryPolicy {
   maxBackoffMs: number;
 }
 
-export type FailOutcome = 'retry' | 'dead' | 'fenced';
+/** `superseded`: the attempt failed, but a newer version of the unit's key was planned meanwhile. */
+export type FailOutcome = 'retry' | 'dead' | 'fenced' | 'superseded';
 
 export interface RunRecord {
   id: string;
@@ -114,9 +135,23 @@ export interface ListUnitsQuery {
   offset?: number;
 }
 
+export interface PlanResult {
+  /** Units new to the ledger. */
+  inserted: number;
+  /** Units that were there already (superseded ones made current again among them). */
+  existing: number;
+  /** Other versions of the planned keys that this call superseded (or marked, when leased). */
+  superseded: number;
+}
+
 export interface Ledger {
-  /** Inserts units that are not there yet (by id); existing units are left as they are. */
-  planUnits(units: UnitSpec[]): Promise<{ inserted: number; existing: number }>;
+  /**
+   * Inserts units that are not there yet (by id) and makes each planned unit the current version
+   * of its `(pipeline, kind, key)`: other versions are superseded as described at the top of this
+   * file. Existing units are otherwise left as they are. When one call holds several versions of
+   * one key, the last one listed is the current one.
+   */
+  planUnits(units: UnitSpec[]): Promise<PlanResult>;
   /**
    * Leases the next claimable unit of the pipeline: pending, failed whose retry time has come,
    * or leased with an expired lease. Increments attempts and the token. Null when none is claimable now.
@@ -126,15 +161,21 @@ export interface Ledger {
   renewLease(lease: Lease, leaseMs: number): Promise<boolean>;
   /** Marks the unit done with its result, only if the token is current; false when fenced out. */
   completeUnit(lease: Lease, result: UnitResult): Promise<boolean>;
-  /** Records a failure: retry later with exponential backoff, or dead after maxAttempts. */
+  /**
+   * Records a failure: retry later with exponential backoff, or dead after maxAttempts; or
+   * superseded, whatever the policy, when a newer version of the unit was planned during the attempt.
+   */
   failUnit(lease: Lease, error: SerializedError, policy: RetryPolicy & { retryable: boolean }): Promise<FailOutcome>;
-  /** Gives the unit back (pending) without counting the attempt, e.g. on graceful shutdown. */
+  /** Gives the unit back (pending, or superseded if marked so) without counting the attempt, e.g. on graceful shutdown. */
   releaseLease(lease: Lease): Promise<void>;
   /** Expires every lease held by an owner known to be gone (e.g. a dead local process). */
   expireLeasesOf(owner: string): Promise<number>;
   /** Distinct owners of currently leased units of a pipeline. */
   leaseOwners(pipeline: string): Promise<string[]>;
-  /** Puts units in the given states back to pending with attempts reset (full load, redrive). */
+  /**
+   * Puts units in the given states back to pending with attempts reset (full load, redrive); a
+   * leased unit marked superseded ends superseded instead.
+   */
   resetUnits(pipeline: string, states: UnitState[], unitIds?: string[]): Promise<number>;
   counts(pipeline: string): Promise<Record<UnitState, number>>;
   /** Earliest time a failed unit becomes claimable again, or null if none waits. */

@@ -74,3 +74,14 @@ function stripStorageExtensions(name: string): string {
     stripped = next;
   }
 }
+
+/**
+ * The current version of each key among units planned together: the last one listed per
+ * `(pipeline, kind, key)`, in the order of their first appearance. Both ledgers supersede with
+ * these, so a call that lists two versions of one key never leaves both current (or neither).
+ */
+export function currentVersions<T extends { id: string; pipeline: string; kind: string; key: string }>(units: readonly T[]): T[] {
+  const byKey = new Map<string, T>();
+  for (const unit of units) byKey.set(JSON.stringify([unit.pipeline, unit.kind, unit.key]), unit);
+  return [...byKey.values()];
+}

@@ -127,6 +127,45 @@ describe('grouped runs over tiny flow-log files', () => {
     assert.equal(listFiles(out).filter((f) => f.endsWith('.ndjson.gz')).length, partsBefore);
     assert.ok(readdirSync(out).length > 0);
   });
+
+  it('supersedes a dead hour once it gains another object: the run redoes the hour and leaves no dead unit', async () => {
+    // Prepare: hour 00 gains an object and its new unit dies (a sink outage outlasting maxAttempts, say).
+    place(0, 2);
+    const ledger = await openLedger(config.runtime.state);
+    let dead: string;
+    try {
+      await planPipeline(config, { ledger });
+      const lease = await ledger.leaseNextUnit('tiny', 'test', 60_000);
+      assert.ok(lease);
+      assert.equal(lease.unit.key, `${DAY}*2024-03-26T00`);
+      const outage = { message: 'http://sink: 503', code: 'SINK_UNAVAILABLE', stage: 'sink' as const, retryable: false };
+      assert.equal(await ledger.failUnit(lease, outage, { maxAttempts: 2, backoffMs: 5, maxBackoffMs: 5, retryable: false }), 'dead');
+      dead = lease.unitId;
+    } finally {
+      await ledger.close();
+    }
+    place(0, 3);
+
+    // Act
+    const report = await runPipeline(config);
+
+    // Assess
+    assert.deepEqual({ done: report.units.done, dead: report.units.dead, superseded: report.units.superseded }, { done: 1, dead: 0, superseded: 1 });
+    assert.equal(report.records.out, 14 * 3 + 2 + 3, 'hour 00 is redone whole with both late objects');
+    const check = await openLedger(config.runtime.state);
+    try {
+      const old = await check.getUnit(dead);
+      assert.equal(old?.state, 'superseded');
+      const newer = await check.getUnit(old!.supersededBy!);
+      assert.deepEqual([newer?.key, newer?.state], [old?.key, 'done']);
+      assert.equal((await check.counts('tiny')).dead, 0);
+    } finally {
+      await check.close();
+    }
+    const counts = idCountsInOutputs(out);
+    assert.equal(counts.size, 130);
+    assert.ok([...counts.values()].every((n) => n === 1), 'the hour replaced its outputs: nothing twice');
+  });
 });
 
 describe('ungrouped plans of many tiny objects', () => {

@@ -141,7 +141,7 @@ export interface PeriodPayload extends UnitPayload {
 export async function planPeriodUnits(options: PlanLoadOptions): Promise<LoadPlanSummary> {
   const { ledger, source, pipeline, load } = options;
   const periods = loadPeriods(load, options.clock(), options.window);
-  const summary: LoadPlanSummary = { total: 0, inserted: 0, alreadyDone: 0, alreadyDead: 0, reset: 0, bytes: 0, bytesToDo: 0, periods, emptyPeriods: [], retried: 0 };
+  const summary: LoadPlanSummary = { total: 0, inserted: 0, alreadyDone: 0, alreadyDead: 0, reset: 0, superseded: 0, bytes: 0, bytesToDo: 0, periods, emptyPeriods: [], retried: 0 };
   if (periods.length === 0) return summary;
   const range = { from: periods[0]!.from, to: periods[periods.length - 1]!.to };
   const byPeriod = new Map<string, ObjectRef[]>();
@@ -177,8 +177,9 @@ export async function planPeriodUnits(options: PlanLoadOptions): Promise<LoadPla
     specs.push({ id, pipeline, kind: 'partition', key: period.key, payload, size: objects.reduce((n, o) => n + (o.size ?? 0), 0) });
   }
   if (specs.length === 0) return summary;
-  const { inserted } = await ledger.planUnits(specs);
+  const { inserted, superseded } = await ledger.planUnits(specs);
   summary.inserted = inserted;
+  summary.superseded = superseded;
   summary.total = specs.length;
   summary.bytes = specs.reduce((n, s) => n + (s.size ?? 0), 0);
   const states = await ledger.unitStates(specs.map((s) => s.id));

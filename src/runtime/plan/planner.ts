@@ -18,6 +18,8 @@ export interface PlanSummary {
   alreadyDead: number;
   /** Units reset to pending by a full load. */
   reset: number;
+  /** Older versions of the listed keys (changed objects, groups or days) superseded by this plan. */
+  superseded: number;
   bytes: number;
   /** Bytes of the units left to do (not already done or dead). */
   bytesToDo: number;
@@ -68,14 +70,18 @@ export async function planObjectUnits(options: PlanOptions): Promise<PlanSummary
 }
 
 export function emptyPlanSummary(): PlanSummary {
-  return { total: 0, inserted: 0, alreadyDone: 0, alreadyDead: 0, reset: 0, bytes: 0, bytesToDo: 0 };
+  return { total: 0, inserted: 0, alreadyDone: 0, alreadyDead: 0, reset: 0, superseded: 0, bytes: 0, bytesToDo: 0 };
 }
 
-/** Inserts one batch of units (those already there are left alone) and adds them to `summary`. */
+/**
+ * Inserts one batch of units (those already there are left alone, older versions of their keys
+ * are superseded) and adds them to `summary`.
+ */
 export async function recordUnitSpecs(ledger: Ledger, pipeline: string, specs: UnitSpec[], fullLoad: boolean, summary: PlanSummary): Promise<void> {
   if (specs.length === 0) return;
-  const { inserted } = await ledger.planUnits(specs);
+  const { inserted, superseded } = await ledger.planUnits(specs);
   summary.inserted += inserted;
+  summary.superseded += superseded;
   summary.total += specs.length;
   const bytes = specs.reduce((n, s) => n + (s.size ?? 0), 0);
   summary.bytes += bytes;
