@@ -1,28 +1,66 @@
 /**
  * What the unit writers of the delivering sinks (`http`, `opensearch`/`elasticsearch`) share:
- * the writer's life cycle (open → committing → committed, or aborted/failed), the unit's abort
- * signal ending every wait at once, the first failure kept (secrets redacted) and stopping the
- * unit's other requests, and the commit's accounting check.
+ * the writer's life cycle (open → committing → committed, or aborted/failed), the dispatch of a
+ * full batch (a slot of the sink's in-flight window, then a task delivering it: batch-delivery.ts),
+ * the unit's abort signal ending every wait at once, the first failure kept (secrets redacted)
+ * and stopping the unit's other requests, and the commit's accounting check. A sink's writer
+ * adds only how it fills batches, builds their requests and reads the answers.
  *
  * Invariants:
  * - A commit settles every request the writer started before it answers, and succeeds only if
  *   every record written was delivered or rejected for good: written = delivered + rejected.
  * - After a failure or an abort nothing more is sent: `controller` aborts the requests in flight.
+ * - A batch holds its window slot until each of its records is settled, retries included.
  * - Messages and rejection reasons never hold a secret value the sink uses.
  */
-import type { SinkCommit, SinkWriter, UnitContext } from '../component.js';
+import { setImmediate } from 'node:timers/promises';
+import type { Sink, SinkCommit, SinkWriter, UnitContext } from '../component.js';
 import { SluiceError, toSluiceError } from '../errors.js';
 import type { SluiceRecord } from '../record.js';
+import type { BackoffPolicy, RetryTiming } from '../retry.js';
 import { redactSecrets } from '../secrets.js';
+import { deliverBatch, type BatchRequests, type DeliveryAccount, type DeliveryBatch } from './batch-delivery.js';
+import type { InFlightWindow } from './in-flight-window.js';
+import type { Attempt, Verdict } from './send-with-retries.js';
+import type { HttpResponse, HttpTransport } from './transport.js';
 
-/** What a writer needs of its sink: the name used in messages and the set of open writers. */
+/** What a writer needs of its sink instance; one of each per sink, shared by its writers. */
 export interface DeliverySinkShared {
   /** `http sink https://…` / `opensearch sink …`: the start of every message. */
   where: string;
   writers: Set<SinkWriter>;
+  window: InFlightWindow;
+  policy: BackoffPolicy;
+  timing: RetryTiming;
 }
 
-export abstract class DeliveryUnitWriter implements SinkWriter {
+/**
+ * The Sink around a delivering sink's writers: `openUnit` refuses once the sink is closed;
+ * `close()` fails the window's waiters, aborts every open writer, then closes the connections.
+ *
+ * @example
+ * return deliverySink('http', shared, (unit, signal) => new HttpUnitWriter(shared, unit, signal));
+ */
+export function deliverySink(name: string, shared: DeliverySinkShared & { transport: HttpTransport }, openWriter: (unit: UnitContext, signal?: AbortSignal) => SinkWriter): Sink {
+  let closed = false;
+  return {
+    name,
+    openUnit(unit, unitOptions) {
+      if (closed) throw new SluiceError(`${shared.where}: the sink is closed`, { code: 'SINK_CLOSED', stage: 'sink', retryable: true });
+      const writer = openWriter(unit, unitOptions?.signal);
+      shared.writers.add(writer);
+      return writer;
+    },
+    async close() {
+      closed = true;
+      shared.window.close(new SluiceError(`${shared.where}: the sink was closed while requests were pending`, { code: 'SINK_CLOSED', stage: 'sink', retryable: true }));
+      await Promise.allSettled([...shared.writers].map((w) => w.abort()));
+      await shared.transport.close();
+    },
+  };
+}
+
+export abstract class DeliveryUnitWriter<B extends DeliveryBatch<B>> implements SinkWriter {
   /** Requests in flight (settled before commit or abort answers). */
   protected readonly tasks = new Set<Promise<void>>();
   /** Aborted on the first failure or on abort: every request of the unit stops. */
@@ -34,6 +72,18 @@ export abstract class DeliveryUnitWriter implements SinkWriter {
   protected failure: SluiceError | undefined;
   /** Removes the listener on the unit's signal once the writer is done. */
   private detach: () => void = () => undefined;
+  private readonly requests: BatchRequests<B> = {
+    prepare: (batch) => this.prepare(batch),
+    classify: (attempt, batch) => this.classify(attempt, batch),
+    tooLarge: (batch) => this.tooLarge(batch),
+  };
+  private readonly account: DeliveryAccount<B> = {
+    delivered: (batch, positions) => {
+      this.delivered += positions === undefined ? batch.records.length : positions.length;
+      this.onDelivered(batch, positions);
+    },
+    reject: (record, reason, code) => this.reject(record, reason, code),
+  };
 
   constructor(
     private readonly sink: DeliverySinkShared,
@@ -62,6 +112,16 @@ export abstract class DeliveryUnitWriter implements SinkWriter {
   protected abstract discard(): void;
   /** What a successful commit reports as written to. */
   protected abstract outputs(): string[];
+  /** Builds the request of a batch once (its body); the function returned makes one attempt (headers, signing). */
+  protected abstract prepare(batch: B): Promise<(attempt: number) => Promise<HttpResponse>>;
+  /** What one attempt to send `batch` came to: the sink's rules of what is delivered, retried, refused. */
+  protected abstract classify(attempt: Attempt, batch: B): Verdict;
+  /** The reason a single record answered 413 is rejected with. */
+  protected abstract tooLarge(batch: B): string;
+  /** Records of `batch` were delivered (`positions`; undefined: all), e.g. to note where they went. */
+  protected onDelivered(_batch: B, _positions: readonly number[] | undefined): void {}
+  /** The batch's task ended, delivered or not (its buffers may be reused unless the writer failed). */
+  protected onSettled(_batch: B): void {}
 
   async commit(): Promise<SinkCommit> {
     this.assertOpen('commit');
@@ -93,6 +153,40 @@ export abstract class DeliveryUnitWriter implements SinkWriter {
     this.discard();
     this.controller.abort(new SluiceError(`${this.sink.where}: unit ${this.unit.id} aborted`, { code: 'ABORTED', stage: 'sink', retryable: true }));
     await this.settle();
+  }
+
+  /**
+   * Sends a full batch: waits for a slot of the sink's in-flight window (this wait is the
+   * backpressure `write()` passes on), then delivers it in a task of the unit. Throws the unit's
+   * failure instead once there is one.
+   */
+  protected async dispatch(batch: B): Promise<void> {
+    let release: () => void;
+    try {
+      release = await this.sink.window.acquire(this.controller.signal);
+    } catch (err) {
+      throw this.fail(err);
+    }
+    if (this.failure) {
+      release();
+      throw this.failure;
+    }
+    const { policy, timing } = this.sink;
+    const task: Promise<void> = deliverBatch(batch, this.requests, this.account, { policy, timing, signal: this.controller.signal })
+      .catch((err: unknown) => {
+        this.fail(err);
+      })
+      .finally(() => {
+        release();
+        this.tasks.delete(task);
+        this.onSettled(batch);
+      });
+    this.tasks.add(task);
+    // One turn of the event loop before the caller fills the next batch, so this request actually
+    // starts going out (socket writes, the answers of earlier ones) instead of waiting until the
+    // writer's caller next does I/O: with records at hand, a unit would otherwise encode batch
+    // after batch while the server sits idle, then wait for it.
+    await setImmediate();
   }
 
   /** Rejects a record for good, with the reason redacted (it goes to dead letters). */

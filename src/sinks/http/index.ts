@@ -28,7 +28,9 @@
  * Backpressure, memory and accounting work as in the opensearch sink: a full batch waits for a
  * slot of the sink instance's in-flight window (`maxInFlight`, default 4), keeps it through its
  * retries, and `commit()` waits for every batch of the unit. At most 64 URL batches are filled at
- * once per unit; beyond that the oldest is sent early.
+ * once per unit; beyond that the oldest is sent early. This file builds the requests and
+ * classifies their answers by the rules above; the retry loop, the 413 halving, the window and
+ * the writer's life cycle are the delivery kit's (core/delivery/).
  */
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -36,13 +38,15 @@ import { gzip } from 'node:zlib';
 import type { Sink, SinkWriter, UnitContext } from '../../core/component.js';
 import { SluiceError, toSluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
-import { exhausted, nextRetryDelay, systemTiming, type BackoffPolicy, type RetryTiming } from '../../core/retry.js';
-import { DeliveryUnitWriter } from '../../core/delivery/delivery-writer.js';
+import { systemTiming, type BackoffPolicy, type RetryTiming } from '../../core/retry.js';
+import type { DeliveryBatch } from '../../core/delivery/batch-delivery.js';
+import { deliverySink, DeliveryUnitWriter } from '../../core/delivery/delivery-writer.js';
+import type { Attempt, Verdict } from '../../core/delivery/send-with-retries.js';
 import { isAsyncSecretRef, maskUrlCredentials, resolveSecretRef, resolveSecretRefAsync, type AwsSecretOptions } from '../../core/secrets.js';
 import { createNdjsonLineEncoder, type NdjsonLineEncoder } from '../../core/ndjson-line.js';
 import type { HttpSinkConfig } from './config.js';
 import { InFlightWindow } from '../../core/delivery/in-flight-window.js';
-import { HttpRequestError, HttpTransport } from '../../core/delivery/transport.js';
+import { HttpRequestError, HttpTransport, type HttpResponse } from '../../core/delivery/transport.js';
 import { compileUrlTemplate, type UrlTemplate } from './url-template.js';
 import { defineSink } from '../../core/component.js';
 import { httpSinkSchema } from './config.js';
@@ -73,20 +77,33 @@ interface HttpSinkShared {
   headers: () => Promise<Record<string, string>>;
   secrets: string[];
   writers: Set<SinkWriter>;
-  closed: boolean;
 }
 
-interface PendingRecord {
-  record: SluiceRecord;
-  /** The record's JSON (an element of the array, a line, or a `"key":value` member). */
-  text: string;
-  bytes: number;
-}
+/** Records bound for one URL, with their JSON texts. */
+class UrlBatch implements DeliveryBatch<UrlBatch> {
+  readonly records: SluiceRecord[] = [];
+  /** Each record's JSON (an element of the array, a line, or a `"key":value` member). */
+  readonly texts: string[] = [];
+  /** Body bytes so far, brackets included (while the batch is filled). */
+  bytes = 2;
 
-interface OpenBatch {
-  url: string;
-  items: PendingRecord[];
-  bytes: number;
+  constructor(readonly url: string) {}
+
+  slice(from: number, to: number): UrlBatch {
+    const part = new UrlBatch(this.url);
+    part.records.push(...this.records.slice(from, to));
+    part.texts.push(...this.texts.slice(from, to));
+    return part;
+  }
+
+  pick(which: readonly number[]): UrlBatch {
+    const part = new UrlBatch(this.url);
+    for (const i of which) {
+      part.records.push(this.records[i]!);
+      part.texts.push(this.texts[i]!);
+    }
+    return part;
+  }
 }
 
 /**
@@ -149,23 +166,8 @@ export function createHttpSink(config: HttpSinkConfig, options: HttpSinkOptions 
     headers,
     secrets,
     writers: new Set(),
-    closed: false,
   };
-  return {
-    name: 'http',
-    openUnit(unit, unitOptions) {
-      if (shared.closed) throw new SluiceError(`${where}: the sink is closed`, { code: 'SINK_CLOSED', stage: 'sink', retryable: true });
-      const writer = new HttpUnitWriter(shared, unit, unitOptions?.signal);
-      shared.writers.add(writer);
-      return writer;
-    },
-    async close() {
-      shared.closed = true;
-      shared.window.close(new SluiceError(`${where}: the sink was closed while requests were pending`, { code: 'SINK_CLOSED', stage: 'sink', retryable: true }));
-      await Promise.allSettled([...shared.writers].map((w) => w.abort()));
-      await shared.transport.close();
-    },
-  };
+  return deliverySink('http', shared, (unit, signal) => new HttpUnitWriter(shared, unit, signal));
 }
 
 /** Removes `user:pass@` from a URL template, returning the credentials decoded. */
@@ -186,8 +188,8 @@ export function batchIdempotencyKey(records: readonly { id: string }[]): string 
   return hash.digest('hex').slice(0, 32);
 }
 
-class HttpUnitWriter extends DeliveryUnitWriter {
-  private readonly open = new Map<string, OpenBatch>();
+class HttpUnitWriter extends DeliveryUnitWriter<UrlBatch> {
+  private readonly open = new Map<string, UrlBatch>();
   private readonly urls = new Set<string>();
 
   constructor(
@@ -217,23 +219,24 @@ class HttpUnitWriter extends DeliveryUnitWriter {
       }
       const bytes = Buffer.byteLength(text) + 1;
       let batch = this.open.get(url);
-      if (batch && batch.items.length > 0 && batch.bytes + bytes > config.batchMaxBytes) {
-        await this.dispatch(batch);
+      if (batch && batch.records.length > 0 && batch.bytes + bytes > config.batchMaxBytes) {
+        await this.send(batch);
         batch = undefined;
       }
       if (!batch) {
-        if (this.open.size >= MAX_OPEN_BATCHES) await this.dispatch(this.open.values().next().value!);
-        batch = { url, items: [], bytes: 2 };
+        if (this.open.size >= MAX_OPEN_BATCHES) await this.send(this.open.values().next().value!);
+        batch = new UrlBatch(url);
         this.open.set(url, batch);
       }
-      batch.items.push({ record, text, bytes });
+      batch.records.push(record);
+      batch.texts.push(text);
       batch.bytes += bytes;
-      if (batch.items.length >= config.batchMaxRecords || batch.bytes >= config.batchMaxBytes) await this.dispatch(batch);
+      if (batch.records.length >= config.batchMaxRecords || batch.bytes >= config.batchMaxBytes) await this.send(batch);
     }
   }
 
   protected async flush(): Promise<void> {
-    for (const batch of [...this.open.values()]) await this.dispatch(batch);
+    for (const batch of [...this.open.values()]) await this.send(batch);
   }
 
   protected discard(): void {
@@ -270,89 +273,50 @@ class HttpUnitWriter extends DeliveryUnitWriter {
     return JSON.stringify(String(key)) + ':' + (value ?? 'null');
   }
 
-  private async dispatch(batch: OpenBatch): Promise<void> {
+  private async send(batch: UrlBatch): Promise<void> {
     this.open.delete(batch.url);
-    let release: () => void;
-    try {
-      release = await this.shared.window.acquire(this.controller.signal);
-    } catch (err) {
-      throw this.fail(err);
-    }
-    if (this.failure) {
-      release();
-      throw this.failure;
-    }
-    const task: Promise<void> = this.sendBatch(batch.url, batch.items)
-      .catch((err: unknown) => {
-        this.fail(err);
-      })
-      .finally(() => {
-        release();
-        this.tasks.delete(task);
-      });
-    this.tasks.add(task);
+    await this.dispatch(batch);
   }
 
-  private async sendBatch(url: string, items: PendingRecord[]): Promise<void> {
-    const { config, transport, policy, timing } = this.shared;
+  protected async prepare(batch: UrlBatch): Promise<(attempt: number) => Promise<HttpResponse>> {
+    const { config, transport } = this.shared;
     const signal = this.controller.signal;
-    const plain = this.body(items);
+    const plain = this.body(batch.texts);
     const body = config.compression === 'gzip' ? await gzipAsync(plain) : plain;
-    const target = new URL(url);
-    const state = { attempts: 0, firstAttemptAt: timing.now() };
-    for (;;) {
-      signal.throwIfAborted();
-      state.attempts += 1;
-      try {
-        const headers = { ...(await this.shared.headers()) };
-        if (config.idempotencyHeader !== false) headers[config.idempotencyHeader.toLowerCase()] = batchIdempotencyKey(items.map((i) => i.record));
-        await transport.send({ url: target, method: config.method, headers, body, signal });
-        this.delivered += items.length;
-        this.urls.add(url);
-        return;
-      } catch (err) {
-        if (signal.aborted) throw signal.reason;
-        if (!(err instanceof HttpRequestError)) throw err;
-        if (err.status === 413) {
-          if (items.length === 1) {
-            this.rejectAll(items, `HTTP 413: the endpoint refuses a request of this one record (${items[0]!.bytes} bytes)`, 'SINK_RECORD_TOO_LARGE');
-            return;
-          }
-          const half = items.length >> 1;
-          await this.sendBatch(url, items.slice(0, half));
-          await this.sendBatch(url, items.slice(half));
-          return;
-        }
-        if (err.status !== undefined && CONFIG_STATUSES.has(err.status)) throw err;
-        if (err.status !== undefined && !err.retryable) {
-          this.rejectAll(items, err.message, err.code);
-          return;
-        }
-        const delay = nextRetryDelay(state, policy, timing, err.retryAfterMs);
-        if (delay === undefined) {
-          const last = exhausted(err, state, timing.now(), 'sink');
-          // The server answered every time: these records are what it refuses. No answer at all: the unit waits.
-          if (err.status !== undefined) {
-            this.rejectAll(items, last.message, 'SINK_RETRIES_EXHAUSTED');
-            return;
-          }
-          throw last;
-        }
-        await timing.sleep(delay, signal);
-      }
-    }
+    const url = new URL(batch.url);
+    const keyHeader = config.idempotencyHeader === false ? undefined : config.idempotencyHeader.toLowerCase();
+    const key = keyHeader === undefined ? '' : batchIdempotencyKey(batch.records);
+    return async () => {
+      const headers = { ...(await this.shared.headers()) };
+      if (keyHeader !== undefined) headers[keyHeader] = key;
+      return transport.send({ url, method: config.method, headers, body, signal });
+    };
   }
 
-  private body(items: PendingRecord[]): Buffer {
+  protected classify({ error }: Attempt): Verdict {
+    if (error === undefined) return { kind: 'delivered' };
+    if (!(error instanceof HttpRequestError)) return { kind: 'fail', error };
+    if (error.status === 413) return { kind: 'split' };
+    if (error.status !== undefined && CONFIG_STATUSES.has(error.status)) return { kind: 'fail', error };
+    if (error.status !== undefined && !error.retryable) return { kind: 'rejected', reason: error.message, code: error.code };
+    // The server answered every time: these records are what it refuses. No answer at all: the unit waits.
+    return { kind: 'retry', error, retryAfterMs: error.retryAfterMs, whenExhausted: error.status === undefined ? 'fail' : 'reject' };
+  }
+
+  protected tooLarge(batch: UrlBatch): string {
+    return `HTTP 413: the endpoint refuses a request of this one record (${Buffer.byteLength(batch.texts[0]!) + 1} bytes)`;
+  }
+
+  protected override onDelivered(batch: UrlBatch): void {
+    this.urls.add(batch.url);
+  }
+
+  private body(texts: string[]): Buffer {
     const { encoding, asObject } = this.shared.config;
-    if (encoding === 'ndjson') return Buffer.from(items.map((i) => i.text).join('\n') + '\n');
+    if (encoding === 'ndjson') return Buffer.from(texts.join('\n') + '\n');
     const open = asObject ? '{' : '[';
     const close = asObject ? '}' : ']';
-    return Buffer.from(open + items.map((i) => i.text).join(',') + close);
-  }
-
-  private rejectAll(items: Array<{ record: SluiceRecord }>, reason: string, code: string): void {
-    for (const item of items) this.reject(item.record, reason, code);
+    return Buffer.from(open + texts.join(',') + close);
   }
 }
 

@@ -17,11 +17,12 @@
  */
 import { SluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
+import type { DeliveryBatch } from '../../core/delivery/batch-delivery.js';
 import { createNdjsonLineEncoder } from '../../core/ndjson-line.js';
 import type { IndexNamer } from './index-name.js';
 
 /** Documents of one bulk request, their bytes back to back, with per-document bookkeeping. */
-export class BulkBatch {
+export class BulkBatch implements DeliveryBatch<BulkBatch> {
   body: Buffer;
   /** Bytes used in `body`. */
   length = 0;
@@ -29,11 +30,7 @@ export class BulkBatch {
   readonly indices: string[] = [];
   /** ends[i] = offset just past document i (its start is ends[i - 1], or 0). */
   readonly ends: number[] = [];
-  /** Sends of each document that came back with a transient item error (set once one does). */
-  attempts: number[] | undefined;
-  /** Clock time each document was first sent (one value for a fresh batch). */
-  firstSentAt: number[] | number = 0;
-  /** The last transient item error of each document, once there is one. */
+  /** The transient item error each document came back with in this batch's answer, once one did. */
   lastErrors: string[] | undefined;
 
   /** `buffer` (e.g. a recycled one) is used as the body when given; otherwise one of `capacity` bytes. */
@@ -53,10 +50,6 @@ export class BulkBatch {
     return this.ends[i]! - this.start(i);
   }
 
-  firstSent(i: number): number {
-    return typeof this.firstSentAt === 'number' ? this.firstSentAt : this.firstSentAt[i]!;
-  }
-
   /** The request body: the bytes used. */
   payload(): Buffer {
     return this.body.subarray(0, this.length);
@@ -73,28 +66,19 @@ export class BulkBatch {
       part.indices.push(this.indices[i]!);
       part.ends.push(this.ends[i]! - base);
     }
-    if (this.attempts) part.attempts = this.attempts.slice(from, to);
-    if (this.lastErrors) part.lastErrors = this.lastErrors.slice(from, to);
-    part.firstSentAt = typeof this.firstSentAt === 'number' ? this.firstSentAt : this.firstSentAt.slice(from, to);
     return part;
   }
 
-  /** A new batch holding copies of the chosen documents, with their retry bookkeeping. */
+  /** A new batch holding copies of the chosen documents (for per-document retries). */
   pick(which: readonly number[]): BulkBatch {
     let bytes = 0;
     for (const i of which) bytes += this.bytesOf(i);
     const part = new BulkBatch(bytes);
-    part.attempts = [];
-    part.lastErrors = [];
-    part.firstSentAt = [];
     for (const i of which) {
       part.length += this.body.copy(part.body, part.length, this.start(i), this.ends[i]);
       part.ends.push(part.length);
       part.records.push(this.records[i]!);
       part.indices.push(this.indices[i]!);
-      part.attempts.push(this.attempts?.[i] ?? 0);
-      part.lastErrors.push(this.lastErrors?.[i] ?? '');
-      part.firstSentAt.push(this.firstSent(i));
     }
     return part;
   }

@@ -12,11 +12,15 @@
  *   JSON cannot hold, a record without event time for a dated index template;
  * - neither, and the unit fails (retryable: the ledger retries the unit later, after its own
  *   backoff, and a re-run overwrites by _id): when a whole request keeps failing, i.e. no answer
- *   (refused, reset, timeout), HTTP 429/5xx/408 for the request, or a malformed response, for
- *   `retry.maxAttempts` attempts in a row or `retry.maxElapsedMs`. A sink that is down therefore
- *   holds its units back rather than dead-lettering everything. A request answered 400/401/403/404
- *   fails the unit at once (not retryable: the configuration is wrong).
+ *   (refused, reset, timeout) or HTTP 429/5xx/408 for the request, for `retry.maxAttempts`
+ *   attempts in a row or `retry.maxElapsedMs`; at once for a malformed response. A sink that is
+ *   down therefore holds its units back rather than dead-lettering everything. A request answered
+ *   400/401/403/404 fails the unit at once (not retryable: the configuration is wrong).
  * A 413 splits the request in halves, each sent on its own, down to one document.
+ *
+ * This file builds the bulk requests and sorts their answers into those outcomes (`classify`);
+ * the retry loop, the 413 halving, the per-document re-sends, the in-flight window and the
+ * writer's life cycle are the delivery kit's (core/delivery/), shared with the `http` sink.
  *
  * Defaults: batches of 5 MB or 10,000 documents; 4 requests in flight per sink instance (per
  * worker thread); waits uniform in [0, min(30 s, 200 ms * 2^n)] (full jitter), never shorter than
@@ -31,12 +35,12 @@
  */
 import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
-import { setImmediate } from 'node:timers/promises';
 import type { Sink, SinkWriter, UnitContext } from '../../core/component.js';
 import { SluiceError, toSluiceError } from '../../core/errors.js';
 import type { SluiceRecord } from '../../core/record.js';
-import { backoffDelay, exhausted, nextRetryDelay, parseRetryAfter, systemTiming, type BackoffPolicy, type RetryTiming } from '../../core/retry.js';
-import { DeliveryUnitWriter } from '../../core/delivery/delivery-writer.js';
+import { parseRetryAfter, systemTiming, type BackoffPolicy, type RetryAfterCarrier, type RetryTiming } from '../../core/retry.js';
+import { deliverySink, DeliveryUnitWriter } from '../../core/delivery/delivery-writer.js';
+import type { Attempt, Verdict } from '../../core/delivery/send-with-retries.js';
 import type { AwsSecretOptions } from '../../core/secrets.js';
 import { InFlightWindow } from '../../core/delivery/in-flight-window.js';
 import { HttpRequestError, HttpTransport, splitUrlCredentials, type HttpResponse } from '../../core/delivery/transport.js';
@@ -80,7 +84,6 @@ interface BulkSinkShared {
   writers: Set<SinkWriter>;
   /** Batch buffers of batchMaxBytes back from finished requests, reused (no fresh pages to fault in). */
   spareBuffers: Buffer[];
-  closed: boolean;
 }
 
 /**
@@ -126,27 +129,11 @@ export function createBulkSink(config: BulkSinkConfig, options: BulkSinkOptions 
     timing: { ...systemTiming, ...options.timing },
     writers: new Set(),
     spareBuffers: [],
-    closed: false,
   };
-  return {
-    name: config.type,
-    openUnit(unit, unitOptions) {
-      if (shared.closed) throw new SluiceError(`${where}: the sink is closed`, { code: 'SINK_CLOSED', stage: 'sink', retryable: true });
-      const writer = new BulkUnitWriter(shared, unit, unitOptions?.signal);
-      shared.writers.add(writer);
-      return writer;
-    },
-    async close() {
-      shared.closed = true;
-      const closing = new SluiceError(`${where}: the sink was closed while requests were pending`, { code: 'SINK_CLOSED', stage: 'sink', retryable: true });
-      shared.window.close(closing);
-      await Promise.allSettled([...shared.writers].map((w) => w.abort()));
-      await shared.transport.close();
-    },
-  };
+  return deliverySink(config.type, shared, (unit, signal) => new BulkUnitWriter(shared, unit, signal));
 }
 
-class BulkUnitWriter extends DeliveryUnitWriter {
+class BulkUnitWriter extends DeliveryUnitWriter<BulkBatch> {
   /** The batch being filled (allocated on the first record). */
   private batch: BulkBatch | undefined;
   private readonly indices = new Set<string>();
@@ -166,12 +153,12 @@ class BulkUnitWriter extends DeliveryUnitWriter {
       this.written += 1;
       this.batch ??= this.newBatch();
       if (this.append(record, this.batch)) {
-        if (this.batch.count >= config.batchMaxRecords) await this.dispatch();
+        if (this.batch.count >= config.batchMaxRecords) await this.send();
         continue;
       }
       if (this.batch.count > 0) {
         // Full: send it, then start the next batch with this record.
-        await this.dispatch();
+        await this.send();
         this.batch = this.newBatch();
         if (this.append(record, this.batch)) continue;
       }
@@ -180,7 +167,7 @@ class BulkUnitWriter extends DeliveryUnitWriter {
   }
 
   protected async flush(): Promise<void> {
-    if (this.batch !== undefined && this.batch.count > 0) await this.dispatch();
+    if (this.batch !== undefined && this.batch.count > 0) await this.send();
     else if (this.batch !== undefined) this.recycle(this.batch);
     this.batch = undefined;
   }
@@ -215,39 +202,14 @@ class BulkUnitWriter extends DeliveryUnitWriter {
     }
     const alone = new BulkBatch(size);
     if (!this.append(record, alone)) throw this.fail(new Error(`a ${size}-byte document did not fit a batch of its size`));
-    await this.dispatch(alone);
+    await this.send(alone);
   }
 
   /** Sends a batch (by default the one being filled) once a slot of the in-flight window is free. */
-  private async dispatch(batch: BulkBatch | undefined = this.batch): Promise<void> {
+  private async send(batch: BulkBatch | undefined = this.batch): Promise<void> {
     if (batch === this.batch) this.batch = undefined;
     if (batch === undefined || batch.count === 0) return;
-    let release: () => void;
-    try {
-      release = await this.shared.window.acquire(this.controller.signal);
-    } catch (err) {
-      throw this.fail(err);
-    }
-    if (this.failure) {
-      release();
-      throw this.failure;
-    }
-    batch.firstSentAt = this.shared.timing.now();
-    const task: Promise<void> = this.sendBatch(batch)
-      .catch((err: unknown) => {
-        this.fail(err);
-      })
-      .finally(() => {
-        release();
-        this.tasks.delete(task);
-        this.recycle(batch);
-      });
-    this.tasks.add(task);
-    // One turn of the event loop before encoding the next batch, so this request actually starts
-    // going out (socket writes, the answers of earlier ones) instead of waiting until the writer's
-    // caller next does I/O: with records at hand, a unit would otherwise encode batch after batch
-    // while the cluster sits idle, then wait for it.
-    await setImmediate();
+    await this.dispatch(batch);
   }
 
   private newBatch(): BulkBatch {
@@ -262,83 +224,52 @@ class BulkUnitWriter extends DeliveryUnitWriter {
     spareBuffers.push(batch.body);
   }
 
-  /** Sends documents until each is delivered or rejected; item-level retries stay in this task. */
-  private async sendBatch(batch: BulkBatch): Promise<void> {
-    const { policy, timing } = this.shared;
-    let pending = batch;
-    let round = 0;
-    for (;;) {
-      const response = await this.requestWithRetries(pending);
-      if (response === 'too-large') {
-        if (pending.count === 1) {
-          this.reject(pending.records[0]!, `HTTP 413: the cluster refuses a bulk request of this one document (${pending.length} bytes)`, 'SINK_RECORD_TOO_LARGE');
-          return;
-        }
-        const half = pending.count >> 1;
-        await this.sendBatch(pending.slice(0, half));
-        await this.sendBatch(pending.slice(half, pending.count));
-        return;
-      }
-      const outcome = readBulkResponse(response.body, pending, this.shared.action, this.shared.where);
-      this.delivered += outcome.delivered.length;
-      let lastIndex: string | undefined;
-      for (const i of outcome.delivered) {
-        const index = pending.indices[i]!;
-        if (index !== lastIndex) this.indices.add((lastIndex = index));
-      }
-      for (const r of outcome.rejected) this.reject(pending.records[r.at]!, r.reason, r.code);
-      if (outcome.retry.length === 0) return;
-      round += 1;
-      const delay = backoffDelay(round, policy, timing.random, parseRetryAfter(response.headers['retry-after'], timing.now()));
-      const resumeAt = timing.now() + delay;
-      const attempts = (pending.attempts ??= new Array<number>(pending.count).fill(0));
-      const keep: number[] = [];
-      for (const i of outcome.retry) {
-        attempts[i] = (attempts[i] ?? 0) + 1;
-        if (attempts[i]! >= policy.maxAttempts || resumeAt - pending.firstSent(i) > policy.maxElapsedMs) {
-          const seconds = Math.round((timing.now() - pending.firstSent(i)) / 100) / 10;
-          const last = pending.lastErrors?.[i] || 'transient item error';
-          this.reject(pending.records[i]!, `${last} (gave up after ${attempts[i]} attempts over ${seconds} s)`, 'SINK_ITEM_RETRIES_EXHAUSTED');
-        } else {
-          keep.push(i);
-        }
-      }
-      if (keep.length === 0) return;
-      pending = pending.pick(keep);
-      await timing.sleep(delay, this.controller.signal);
-    }
+  protected override onSettled(batch: BulkBatch): void {
+    this.recycle(batch);
   }
 
-  /**
-   * One bulk request, retried while it fails as a whole. Resolves with the 200 response, or
-   * 'too-large' for a 413; rejects when the failure is permanent or retries ran out.
-   */
-  private async requestWithRetries(batch: BulkBatch): Promise<HttpResponse | 'too-large'> {
-    const { config, transport, auth, policy, timing, bulkUrl } = this.shared;
+  protected async prepare(batch: BulkBatch): Promise<(attempt: number) => Promise<HttpResponse>> {
+    const { config, transport, auth, bulkUrl } = this.shared;
     const signal = this.controller.signal;
     const plain = batch.payload();
     const body = config.compression === 'gzip' ? await gzipAsync(plain) : plain;
-    const state = { attempts: 0, firstAttemptAt: timing.now() };
-    for (;;) {
-      signal.throwIfAborted();
-      state.attempts += 1;
-      try {
-        const headers: Record<string, string> = { 'content-type': 'application/x-ndjson', accept: 'application/json' };
-        if (config.compression === 'gzip') headers['content-encoding'] = 'gzip';
-        Object.assign(headers, await auth.headersFor({ url: bulkUrl, method: 'POST', headers, body }));
-        return await transport.send({ url: bulkUrl, method: 'POST', headers, body, signal });
-      } catch (err) {
-        if (signal.aborted) throw signal.reason;
-        if (err instanceof HttpRequestError && err.status === 413) return 'too-large';
-        const error = toSluiceError(err, 'sink');
-        if (!error.retryable) throw err;
-        const delay = nextRetryDelay(state, policy, timing, (err as HttpRequestError).retryAfterMs);
-        if (delay === undefined) throw exhausted(err, state, timing.now(), 'sink');
-        await timing.sleep(delay, signal);
-      }
-    }
+    return async () => {
+      const headers: Record<string, string> = { 'content-type': 'application/x-ndjson', accept: 'application/json' };
+      if (config.compression === 'gzip') headers['content-encoding'] = 'gzip';
+      // Per attempt: a SigV4 signature is valid for a few minutes only.
+      Object.assign(headers, await auth.headersFor({ url: bulkUrl, method: 'POST', headers, body }));
+      return transport.send({ url: bulkUrl, method: 'POST', headers, body, signal });
+    };
   }
 
+  /**
+   * A request that fails as a whole is retried while its error is retryable (no answer, 429, 5xx,
+   * 408), then fails the unit; 413 splits it. A 200 is read item by item (bulk-response.ts); a
+   * malformed one throws here and fails the unit.
+   */
+  protected classify({ response, error }: Attempt, batch: BulkBatch): Verdict {
+    if (response === undefined) {
+      if (error instanceof HttpRequestError && error.status === 413) return { kind: 'split' };
+      if (!toSluiceError(error, 'sink').retryable) return { kind: 'fail', error };
+      return { kind: 'retry', error, retryAfterMs: (error as RetryAfterCarrier).retryAfterMs, whenExhausted: 'fail' };
+    }
+    const outcome = readBulkResponse(response.body, batch, this.shared.action, this.shared.where);
+    const retry = outcome.retry.map((at) => ({ at, reason: batch.lastErrors?.[at] || 'transient item error' }));
+    const retryAfterMs = retry.length === 0 ? undefined : parseRetryAfter(response.headers['retry-after'], this.shared.timing.now());
+    return { kind: 'delivered', records: { delivered: outcome.delivered, rejected: outcome.rejected, retry, retryAfterMs } };
+  }
+
+  protected tooLarge(batch: BulkBatch): string {
+    return `HTTP 413: the cluster refuses a bulk request of this one document (${batch.length} bytes)`;
+  }
+
+  protected override onDelivered(batch: BulkBatch, positions: readonly number[] | undefined): void {
+    let lastIndex: string | undefined;
+    for (const i of positions ?? batch.indices.keys()) {
+      const index = batch.indices[i]!;
+      if (index !== lastIndex) this.indices.add((lastIndex = index));
+    }
+  }
 }
 
 const resolveBulkPaths = <C extends BulkSinkConfig>(config: C, resolveLocal: (p: string) => string): C =>
