@@ -160,12 +160,12 @@ export interface UnitPipeline {
 export interface Barrier {
   /** What the merged answer depends on besides its inputs (the transform's config): part of the finalize unit's id. */
   readonly identity: unknown;
-  /** The sink object units write instead of the pipeline's sinks. */
-  partialSink(partialsDir: string): Sink;
-  /** Where the unit with this output stem put its partial. */
-  partialFor(partialsDir: string, outputStem: string): string;
-  /** Merges the partials (`uri` the partial, `key` the unit it came from, for messages) into result records. */
-  merge(partials: readonly ObjectRef[], resultsObject: string, signal?: AbortSignal): Promise<Iterable<SluiceRecord>>;
+  /** The sink object units write instead of the pipeline's sinks: one partial per unit, in `partials`. */
+  partialSink(partials: Place): Sink;
+  /** The key (in the partials' place) of the partial of the unit with this output stem. */
+  partialKey(outputStem: string): string;
+  /** Merges the partials (`key` in `place`; `uri` for messages) into result records. */
+  merge(place: Place, partials: readonly ObjectRef[], resultsObject: string, signal?: AbortSignal): Promise<Iterable<SluiceRecord>>;
 }
 
 /**

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Sink, Transform, UnitPipeline } from '../core/component.js';
-import { deadLetterPlaceFor } from './places.js';
+import type { Place } from '../core/place/index.js';
+import { deadLetterPlaceFor, runtimePlaceFor } from './places.js';
 
 export { deadLetterDirFor, deadLetterPlaceFor, runtimePlaceFor, s3OptionsFor } from './places.js';
 import { isLedgerReference, type PipelineConfig } from './config.js';
@@ -13,6 +14,11 @@ export function partialsDirFor(config: PipelineConfig, stage: { config: { partia
   return path.join(beside, 'partials', config.name);
 }
 
+/** The place of a barrier transform's partials (an S3 prefix lets a fleet on several machines share them). */
+export function partialsPlaceFor(config: PipelineConfig, stage: { config: { partials?: string } }): Place {
+  return runtimePlaceFor(partialsDirFor(config, stage), config, 'aggregate.partials');
+}
+
 /**
  * What object units run: all transforms and the pipeline's sinks, or, with a barrier transform
  * (an aggregate), the transforms before it and its partial sink (runtime/finalize.ts does the rest).
@@ -22,7 +28,7 @@ export function unitStagesOf(config: PipelineConfig): { transforms: Transform[];
   if (!stage) return { transforms: createTransforms(config.transforms), sinks: config.sinks.map(createSink) };
   return {
     transforms: createTransforms(config.transforms.slice(0, stage.index)),
-    sinks: [stage.barrier.partialSink(partialsDirFor(config, stage as { config: { partials?: string } }))],
+    sinks: [stage.barrier.partialSink(partialsPlaceFor(config, stage as { config: { partials?: string } }))],
   };
 }
 

@@ -24,10 +24,11 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Barrier, Format, RecordBatch, Source, UnitContext, UnitPipeline } from '../core/component.js';
+import type { Place } from '../core/place/index.js';
 import type { PipelineConfig, TransformConfig } from '../pipeline/config.js';
 import type { ObjectRef, SluiceRecord } from '../core/record.js';
 import { barrierStageOf, createSink, createTransforms } from '../pipeline/catalog.js';
-import { deadLetterPlaceFor, partialsDirFor } from '../pipeline/build-pipeline.js';
+import { deadLetterPlaceFor, partialsPlaceFor } from '../pipeline/build-pipeline.js';
 import { executeUnits } from './executor.js';
 import type { Clock, Ledger, UnitResult } from './ledger/types.js';
 import { processUnit } from './process-unit.js';
@@ -90,84 +91,90 @@ export async function finalizeAggregate(config: PipelineConfig, options: Finaliz
     return { ...summary, state: 'blocked', reason: `${counts.dead} dead unit(s) would be missing from the aggregate: fix them, \`sluice retry\`, then run again` };
   }
 
-  const partialsDir = partialsDirFor(config, aggregate as { config: { partials?: string } });
-  const byStem = new Map<string, { unitId: string; key: string }>();
-  for (let offset = 0; ; offset += 1000) {
-    const page = await ledger.listUnits(config.name, { states: ['done'], limit: 1000, offset });
-    for (const unit of page) {
-      const stem = (unit.payload as FinalizePayload).outputStem;
-      const have = byStem.get(stem);
-      // Two versions of one key share a stem and a partial file (the newer wrote it last): count it once.
-      if (!have || have.unitId < unit.id) byStem.set(stem, { unitId: unit.id, key: unit.key });
+  const partials = partialsPlaceFor(config, aggregate as { config: { partials?: string } });
+  try {
+    const byStem = new Map<string, { unitId: string; key: string }>();
+    for (let offset = 0; ; offset += 1000) {
+      const page = await ledger.listUnits(config.name, { states: ['done'], limit: 1000, offset });
+      for (const unit of page) {
+        const stem = (unit.payload as FinalizePayload).outputStem;
+        const have = byStem.get(stem);
+        // Two versions of one key share a stem and a partial file (the newer wrote it last): count it once.
+        if (!have || have.unitId < unit.id) byStem.set(stem, { unitId: unit.id, key: unit.key });
+      }
+      if (page.length < 1000) break;
     }
-    if (page.length < 1000) break;
-  }
-  if (byStem.size === 0) return summary;
-  const stems = [...byStem.keys()].sort();
-  const unitId = createHash('sha256')
-    .update(JSON.stringify([config.name, aggregate.barrier.identity, config.transforms.slice(aggregate.index + 1), stems.map((s) => [s, byStem.get(s)!.unitId])]))
-    .digest('hex')
-    .slice(0, 24);
-  const pipeline = finalizePipelineName(config.name);
-  const payload: FinalizePayload = {
-    objects: stems.map((stem) => ({ uri: aggregate.barrier.partialFor(partialsDir, stem), key: byStem.get(stem)!.key })),
-    outputStem: `aggregate-${unitId.slice(0, 8)}`,
-  };
-  summary.unitId = unitId;
-  summary.units = stems.length;
-  await ledger.planUnits([{ id: unitId, pipeline, kind: 'partition', key: `aggregate of ${stems.length} unit(s)`, payload }]);
-  if ((await ledger.unitStates([unitId])).get(unitId) === 'done') return { ...summary, state: 'already-done' };
-
-  const runner: UnitRunner = {
-    async run(unit, runOptions) {
-      // An older finalize unit whose inputs have grown since: closed without output.
-      if (unit.id !== unitId) return { recordsIn: 0, recordsOut: 0, recordsRejected: 0, recordsFiltered: 0, outputs: [], durationMs: 0 };
-      return runFinalizeUnit(config, aggregate.barrier, aggregate.index, unit, runOptions.signal);
-    },
-    async close() {},
-  };
-  let result: UnitResult | undefined;
-  await executeUnits({
-    ledger,
-    pipeline,
-    owner: options.owner,
-    runner,
-    concurrency: 1,
-    leaseMs: config.runtime.leaseMs,
-    policy: { maxAttempts: config.runtime.maxAttempts, backoffMs: config.runtime.backoffMs, maxBackoffMs: config.runtime.maxBackoffMs },
-    clock: options.clock,
-    signal: options.signal,
-    events: {
-      onUnitDone(lease, r) {
-        if (lease.unitId === unitId) result = r;
-      },
-    },
-  });
-  if (result) {
-    return {
-      ...summary,
-      state: 'done',
-      records: { in: result.recordsIn, out: result.recordsOut, rejected: result.recordsRejected },
-      outputs: result.outputs,
+    if (byStem.size === 0) return summary;
+    const stems = [...byStem.keys()].sort();
+    const unitId = createHash('sha256')
+      .update(JSON.stringify([config.name, aggregate.barrier.identity, config.transforms.slice(aggregate.index + 1), stems.map((s) => [s, byStem.get(s)!.unitId])]))
+      .digest('hex')
+      .slice(0, 24);
+    const pipeline = finalizePipelineName(config.name);
+    const payload: FinalizePayload = {
+      // The finalize unit's "source" is the partials' place: each object is one unit's partial.
+      objects: stems.map((stem) => ({ uri: partials.uri(aggregate.barrier.partialKey(stem)), key: aggregate.barrier.partialKey(stem) })),
+      outputStem: `aggregate-${unitId.slice(0, 8)}`,
     };
+    summary.unitId = unitId;
+    summary.units = stems.length;
+    await ledger.planUnits([{ id: unitId, pipeline, kind: 'partition', key: `aggregate of ${stems.length} unit(s)`, payload }]);
+    if ((await ledger.unitStates([unitId])).get(unitId) === 'done') return { ...summary, state: 'already-done' };
+
+    const runner: UnitRunner = {
+      async run(unit, runOptions) {
+        // An older finalize unit whose inputs have grown since: closed without output.
+        if (unit.id !== unitId) return { recordsIn: 0, recordsOut: 0, recordsRejected: 0, recordsFiltered: 0, outputs: [], durationMs: 0 };
+        return runFinalizeUnit(config, aggregate.barrier, partials, aggregate.index, unit, runOptions.signal);
+      },
+      async close() {},
+    };
+    let result: UnitResult | undefined;
+    await executeUnits({
+      ledger,
+      pipeline,
+      owner: options.owner,
+      runner,
+      concurrency: 1,
+      leaseMs: config.runtime.leaseMs,
+      policy: { maxAttempts: config.runtime.maxAttempts, backoffMs: config.runtime.backoffMs, maxBackoffMs: config.runtime.maxBackoffMs },
+      clock: options.clock,
+      signal: options.signal,
+      events: {
+        onUnitDone(lease, r) {
+          if (lease.unitId === unitId) result = r;
+        },
+      },
+    });
+    if (result) {
+      return {
+        ...summary,
+        state: 'done',
+        records: { in: result.recordsIn, out: result.recordsOut, rejected: result.recordsRejected },
+        outputs: result.outputs,
+      };
+    }
+    if (options.signal?.aborted) return { ...summary, state: 'interrupted' };
+    const row = await ledger.getUnit(unitId);
+    if (row?.state === 'done') return { ...summary, state: 'already-done' };
+    if (row?.state === 'leased') return { ...summary, state: 'waiting', reason: `another worker (${row.leaseOwner ?? 'unknown'}) is finalizing` };
+    return { ...summary, state: 'failed', reason: row?.lastError ? `${row.lastError.code}: ${row.lastError.message}` : `finalize unit is ${row?.state ?? 'missing'}` };
+  } finally {
+    await partials.close();
   }
-  if (options.signal?.aborted) return { ...summary, state: 'interrupted' };
-  const row = await ledger.getUnit(unitId);
-  if (row?.state === 'done') return { ...summary, state: 'already-done' };
-  if (row?.state === 'leased') return { ...summary, state: 'waiting', reason: `another worker (${row.leaseOwner ?? 'unknown'}) is finalizing` };
-  return { ...summary, state: 'failed', reason: row?.lastError ? `${row.lastError.code}: ${row.lastError.message}` : `finalize unit is ${row?.state ?? 'missing'}` };
 }
 
 /** Merges the unit's partials, then runs the result through the later transforms and the sinks like any unit. */
 async function runFinalizeUnit(
   config: PipelineConfig,
   barrier: Barrier,
+  partials: Place,
   index: number,
   unit: UnitContext,
   signal: AbortSignal | undefined,
 ): Promise<UnitResult> {
   const resultsObject = `aggregate://${config.name}/${unit.id}`;
-  const merged = await barrier.merge(unit.objects, resultsObject, signal);
+  const merged = await barrier.merge(partials, unit.objects, resultsObject, signal);
   const pipeline: UnitPipeline = {
     source: mergedResultSource(resultsObject),
     format: mergedResultFormat(merged),

@@ -17,8 +17,9 @@
  *
  * A bucket spans many objects, so an answer per object would be wrong. In a run, each unit (one
  * object) feeds its flows to a partial-result sink (`createAggregatePartialSink`): at the unit's
- * commit it writes its per-bucket peer sets to `<partials>/<unit output stem>.json.gz` (atomic
- * rename; a retry or a re-run rewrites the same file, so partials are idempotent). The flows are
+ * commit it writes its per-bucket peer sets to `<partials>/<unit output stem>.peers.json.gz` (a
+ * local folder or an S3 prefix, written atomically; a retry or a re-run rewrites the same object,
+ * so partials are idempotent). The flows are
  * then "out" of that unit (delivered to the aggregate). When every unit of the pipeline is done,
  * the runtime's finalize step (src/runtime/finalize.ts) merges all partials and sends the result
  * records through the transforms after `aggregate` to the pipeline's sinks as one more unit,
@@ -27,12 +28,11 @@
  * `createAggregateTransform` is the same aggregation in memory for a single caller (a Lambda
  * handling one Kinesis batch): `apply` consumes records, `results()` gives the answer so far.
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import { defineTransform, type Barrier, type RecordBatch, type Sink, type SinkCommit, type SinkWriter, type Transform, type UnitContext } from '../../core/component.js';
 import { SluiceError } from '../../core/errors.js';
+import type { Place } from '../../core/place/index.js';
 import type { SluiceRecord } from '../../core/record.js';
 import { aggregateTransformSchema, type AggregateTransformConfig } from './config.js';
 import { DistinctPeers, type DistinctPeersPartial } from './distinct-peers.js';
@@ -72,66 +72,54 @@ export function createAggregateTransform(config: AggregateTransformConfig): Aggr
   };
 }
 
-/** Where a unit's partial result lives. */
-export function partialFileFor(partialsDir: string, outputStem: string): string {
-  return path.join(partialsDir, `${outputStem}.peers.json.gz`);
+/** The key of a unit's partial in the partials' place. */
+export function partialKeyFor(outputStem: string): string {
+  return `${outputStem}.peers.json.gz`;
 }
 
 /**
  * The sink that stands in for the pipeline's sinks while units run: it aggregates the unit's
- * records and, on commit, writes the unit's partial result (write aside, then rename).
+ * records and, on commit, writes the unit's partial to the partials' place (a local folder or an
+ * S3 prefix, so a fleet on several machines shares them) in one atomic write.
  */
-export function createAggregatePartialSink(config: AggregateTransformConfig, partialsDir: string): Sink {
+export function createAggregatePartialSink(config: AggregateTransformConfig, partials: Place): Sink {
   return {
     name: 'aggregate-partials',
     openUnit(unit: UnitContext): SinkWriter {
       const state = new DistinctPeers(config);
-      const file = partialFileFor(partialsDir, unit.outputStem);
       let count = 0;
-      let temp: string | undefined;
       return {
         async write(records) {
           for (const record of records) state.add(record);
           count += records.length;
         },
         async commit(): Promise<SinkCommit> {
-          await mkdir(partialsDir, { recursive: true });
-          temp = `${file}.${process.pid}.${unit.id.slice(0, 8)}.tmp`;
           // Level 1: partials are read once, soon after; CPU matters more than bytes here.
-          await writeFile(temp, await gzipAsync(JSON.stringify(state.toPartial()), { level: 1 }));
-          await rename(temp, file);
-          temp = undefined;
-          return { outputs: [file], delivered: count, rejected: [] };
+          const published = await partials.put(partialKeyFor(unit.outputStem), await gzipAsync(JSON.stringify(state.toPartial()), { level: 1 }));
+          return { outputs: [published.uri], delivered: count, rejected: [] };
         },
-        async abort() {
-          if (temp) await rm(temp, { force: true });
-        },
+        async abort() {},
       };
     },
   };
 }
 
 /** Reads a partial written by the partial sink; a missing one is a clear, non-retryable error. */
-export async function readPartial(file: string, unitKey: string): Promise<DistinctPeersPartial> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ENOENT') {
-      throw new SluiceError(`the aggregate's partial result for ${unitKey} is missing (${file})`, {
-        code: 'AGGREGATE_PARTIAL_MISSING',
-        stage: 'transform',
-        hint: 'the unit was done before the aggregate was configured, or the partials folder was removed: run again with --full-load',
-      });
-    }
-    throw err;
+export async function readPartial(place: Place, key: string): Promise<DistinctPeersPartial> {
+  const bytes = await place.read(key);
+  if (bytes === undefined) {
+    throw new SluiceError(`the aggregate's partial result ${place.uri(key)} is missing`, {
+      code: 'AGGREGATE_PARTIAL_MISSING',
+      stage: 'transform',
+      hint: 'the unit was done before the aggregate was configured, or the partials folder was removed: run again with --full-load',
+    });
   }
   try {
     const partial = JSON.parse((await gunzipAsync(bytes)).toString('utf8')) as DistinctPeersPartial;
     if (partial.version !== 1) throw new Error(`unknown partial version ${String(partial.version)}`);
     return partial;
   } catch (err) {
-    throw new SluiceError(`the aggregate's partial result ${file} (for ${unitKey}) is unreadable: ${(err as Error).message}`, {
+    throw new SluiceError(`the aggregate's partial result ${place.uri(key)} is unreadable: ${(err as Error).message}`, {
       code: 'AGGREGATE_PARTIAL_CORRUPT',
       stage: 'transform',
       hint: 'run again with --full-load to rebuild the partials',
@@ -146,13 +134,13 @@ export async function readPartial(file: string, unitKey: string): Promise<Distin
 export function aggregateBarrier(config: AggregateTransformConfig): Barrier {
   return {
     identity: config,
-    partialSink: (partialsDir) => createAggregatePartialSink(config, partialsDir),
-    partialFor: partialFileFor,
-    async merge(partials, resultsObject, signal) {
+    partialSink: (place) => createAggregatePartialSink(config, place),
+    partialKey: partialKeyFor,
+    async merge(place, partials, resultsObject, signal) {
       const merged = new DistinctPeers(config);
       for (const ref of partials) {
         signal?.throwIfAborted();
-        merged.merge(await readPartial(ref.uri, ref.key));
+        merged.merge(await readPartial(place, ref.key));
       }
       return merged.results(resultsObject);
     },
