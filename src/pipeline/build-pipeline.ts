@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Sink, Transform, UnitPipeline } from '../core/component.js';
 import type { Place } from '../core/place/index.js';
+import { SluiceError } from '../core/errors.js';
 import { deadLetterPlaceFor, runtimePlaceFor } from './places.js';
 
 export { deadLetterDirFor, deadLetterPlaceFor, runtimePlaceFor, s3OptionsFor } from './places.js';
@@ -61,6 +62,7 @@ export async function openUnitPipeline(config: PipelineConfig): Promise<UnitPipe
  */
 export async function preflightPipeline(config: PipelineConfig): Promise<void> {
   await preflightSinks(config);
+  await preflightDeadLetters(config);
   await preflightTransforms(config);
 }
 
@@ -75,6 +77,25 @@ export async function preflightSinks(config: PipelineConfig): Promise<void> {
     }
   } finally {
     await Promise.allSettled(sinks.map((s) => s.close?.()));
+  }
+}
+
+/** Proves the dead letters' place takes objects (a folder that can be written; a bucket reached and a probe written). */
+export async function preflightDeadLetters(config: PipelineConfig): Promise<void> {
+  const place = deadLetterPlaceFor(config);
+  try {
+    await place.probe();
+  } catch (err) {
+    if (err instanceof SluiceError) throw err;
+    throw new SluiceError(`dead letters: cannot write to ${place.root}: ${(err as Error).message}`, {
+      code: 'DEAD_LETTERS_UNWRITABLE',
+      stage: 'config',
+      retryable: (err as NodeJS.ErrnoException).code === 'ENOSPC',
+      hint: 'set runtime.deadLetters to a folder this user can create files in, or an s3://bucket/prefix/ it may write',
+      cause: err,
+    });
+  } finally {
+    await place.close();
   }
 }
 

@@ -6,6 +6,8 @@ import { createFormat, createSink } from '../../pipeline/catalog.js';
 import { checkOcsfOutputSample } from '../../pipeline/ocsf-output-sample.js';
 import { isLedgerReference } from '../../runtime/ledger/open-ledger.js';
 import { literalSecretsIn } from '../../core/secrets.js';
+import { isS3Location } from '../../core/place/index.js';
+import { deadLetterDirFor, preflightDeadLetters } from '../../pipeline/build-pipeline.js';
 
 export interface ValidateFlags {
   config: string;
@@ -43,7 +45,7 @@ export function checkPipeline(config: PipelineConfig, file: string): string[] {
     } catch (err) {
       problems.push(`sinks.${i}: ${(err as Error).message}`);
     }
-    if (sink.type === 'files') {
+    if (sink.type === 'files' && !sink.path.startsWith('s3://')) {
       const existing = nearestExisting(sink.path);
       try {
         accessSync(existing, constants.W_OK);
@@ -72,9 +74,38 @@ function nearestExisting(p: string): string {
   return dir;
 }
 
+/**
+ * Checks that need the network: every S3 output place (files sinks, dead letters) is reached and
+ * takes a probe object, so a missing bucket or a refused write shows here, naming the bucket and
+ * the AWS error code, instead of failing every unit of a run.
+ */
+export async function checkOutputPlaces(config: PipelineConfig, file: string): Promise<string[]> {
+  const problems: string[] = [];
+  for (const [i, sink] of config.sinks.entries()) {
+    if (sink.type !== 'files' || !sink.path.startsWith('s3://')) continue;
+    const built = createSink(sink);
+    try {
+      await built.preflight?.();
+    } catch (err) {
+      problems.push(`sinks.${i}.path: ${(err as Error).message}`);
+    } finally {
+      await built.close?.();
+    }
+  }
+  if (isS3Location(deadLetterDirFor(config))) {
+    try {
+      await preflightDeadLetters(config);
+    } catch (err) {
+      problems.push(`runtime.deadLetters: ${(err as Error).message}`);
+    }
+  }
+  return problems.map((p) => `${file}: ${p}`);
+}
+
 export async function validateCommand(flags: ValidateFlags): Promise<void> {
   const config = loadPipelineFile(flags.config);
   const problems = checkPipeline(config, flags.config);
+  if (problems.length === 0) problems.push(...(await checkOutputPlaces(config, flags.config)));
   if (problems.length > 0) {
     throw new SluiceError(`pipeline ${config.name} has problems:\n  - ${problems.join('\n  - ')}`, { code: 'CONFIG_INVALID', stage: 'config' });
   }
