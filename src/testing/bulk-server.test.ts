@@ -134,6 +134,63 @@ describe('bulk server: the _bulk protocol', () => {
   });
 });
 
+describe('bulk server: the plain receiver (/ingest/<collection>)', () => {
+  async function ingest(url: string, body: string, contentType = 'application/json', path = '/ingest/events') {
+    const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': contentType }, body });
+    return { status: res.status, json: (await res.json()) as any };
+  }
+
+  it('stores JSON arrays and NDJSON by _id, overwriting, and answers 200 with the count', async () => {
+    // Prepare
+    const es = await server();
+
+    // Act
+    const first = await ingest(es.url, JSON.stringify([{ _id: 'a', n: 1 }, { _id: 'b', n: 2 }]));
+    const second = await ingest(es.url, `${JSON.stringify({ _id: 'a', n: 3 })}\n${JSON.stringify({ _id: 7, n: 4 })}\n`, 'application/x-ndjson');
+
+    // Assess
+    assert.deepEqual([first.status, first.json.accepted, second.status, second.json.accepted], [200, 2, 200, 2]);
+    assert.deepEqual([...es.documents], [['events/a', { _id: 'a', n: 3 }], ['events/b', { _id: 'b', n: 2 }], ['events/7', { _id: 7, n: 4 }]]);
+    assert.equal(es.writes.get('events/a'), 2);
+    assert.deepEqual(es.requests.map((r) => [r.path, r.documents, r.outcome]), [['/ingest/events', 2, 'ok'], ['/ingest/events', 2, 'ok']]);
+  });
+
+  it('refuses the whole request, storing nothing, for one refused document (422) or one it cannot read (400)', async () => {
+    // Prepare
+    const es = await server({ rejectDocument: ({ id }) => (id === 'bad' ? 'field [n] of type [long]' : undefined) });
+
+    // Act
+    const refused = await ingest(es.url, JSON.stringify([{ _id: 'ok', n: 1 }, { _id: 'bad', n: 'x' }]));
+    const noId = await ingest(es.url, JSON.stringify([{ n: 1 }]));
+    const notJson = await ingest(es.url, '[{"_id":');
+
+    // Assess
+    assert.equal(refused.status, 422);
+    assert.match(refused.json.error.reason, /document 2 \(_id bad\): field \[n\] of type \[long\]/);
+    assert.equal(noId.status, 400);
+    assert.match(noId.json.error.reason, /document 1 has no _id/);
+    assert.equal(notJson.status, 400);
+    assert.equal(es.documents.size, 0);
+  });
+
+  it('plays request faults as _bulk does', async () => {
+    // Prepare
+    const es = await server({ faults: { seed: 1, script: [{ kind: 'throttle', retryAfterS: 2 }, { kind: 'drop-after' }] } });
+
+    // Act
+    const throttled = await ingest(es.url, JSON.stringify([{ _id: 'a' }]));
+    const dropped = await fetch(es.url + '/ingest/events', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ _id: 'b' }]) }).then(
+      () => 'answered',
+      () => 'dropped',
+    );
+
+    // Assess
+    assert.equal(throttled.status, 429);
+    assert.equal(dropped, 'dropped');
+    assert.deepEqual([...es.documents.keys()], ['events/b'], 'the writes of a drop-after request are applied');
+  });
+});
+
 describe('bulk server: seeded faults', () => {
   const body = ndjson({ index: { _index: 'i', _id: '1' } }, { a: 1 });
 

@@ -17,6 +17,15 @@
  * - `GET /` answers the cluster banner. Wrong or missing credentials: 401 security_exception.
  *   Bodies larger than `maxBodyBytes`: 413 (and the connection is closed, as ES does).
  *
+ * Besides the bulk API, a plain receiver of the kind the `http` sink posts to (a webhook, an
+ * ingest API): `POST|PUT /ingest/<collection>`, body a JSON array of objects (or one object) or
+ * NDJSON, each object carrying its `_id`. Documents are stored as `<collection>/<_id>`,
+ * overwriting, so the receiver is idempotent by id as such APIs are by an id or idempotency key.
+ * It answers for the request as a whole: 200 `{took, accepted}` with every document stored, or
+ * none stored and 400 (a body or document it cannot read, one without `_id`) or 422 (a document
+ * `rejectDocument` refuses, all refusals named in the reason). Request faults apply as to
+ * `_bulk`; item faults do not (there are no items).
+ *
  * Faults come from a seeded schedule (same seed, same faults for the same request sequence):
  * `script` gives the faults of the first requests in order, then each request draws from
  * `requestFaults`, and each document inside an accepted request may draw a per-item 429 or 503
@@ -188,8 +197,9 @@ export async function startBulkServer(options: BulkServerOptions = {}): Promise<
       req.resume();
       return;
     }
+    const ingestPath = /^\/ingest\/([^/_][^/]*)\/?$/.exec(url.pathname);
     // Count mode reads the action lines as the body arrives, without keeping it (no 5 MB copy per request).
-    const scanner = !store && !signer && req.headers['content-encoding'] !== 'gzip' ? new ActionScanner() : undefined;
+    const scanner = !store && !signer && !ingestPath && req.headers['content-encoding'] !== 'gzip' ? new ActionScanner() : undefined;
     const raw = await readBody(req, maxBodyBytes, scanner);
     log.n = ++requestNumber;
     log.bytes = raw === 'too-large' ? maxBodyBytes + 1 : (scanner?.bytes ?? raw.length);
@@ -214,7 +224,7 @@ export async function startBulkServer(options: BulkServerOptions = {}): Promise<
       return;
     }
     const bulkPath = /^\/(?:([^/_][^/]*)\/)?_bulk\/?$/.exec(url.pathname);
-    if (!bulkPath || (req.method !== 'POST' && req.method !== 'PUT')) {
+    if ((!bulkPath && !ingestPath) || (req.method !== 'POST' && req.method !== 'PUT')) {
       log.outcome = '404';
       record(log);
       sendJson(res, 404, esError(404, 'index_not_found_exception', `no handler for ${req.method} ${url.pathname}`));
@@ -250,7 +260,16 @@ export async function startBulkServer(options: BulkServerOptions = {}): Promise<
       return;
     }
     const started = Date.now();
-    const answer = store ? applyBulk(body, decodeURIComponent(bulkPath[1] ?? '')) : countBulk(scanner ?? new ActionScanner().push(body));
+    if (ingestPath) {
+      const ingested = applyIngest(body, contentType, decodeURIComponent(ingestPath[1]!));
+      log.documents = ingested.count;
+      if (ingested.status !== 200) log.outcome = String(ingested.status);
+      if (await answerFault(req, log, fault)) return;
+      record(log);
+      sendJson(res, ingested.status, ingested.status === 200 ? { took: Date.now() - started, accepted: ingested.count } : ingested.error);
+      return;
+    }
+    const answer = store ? applyBulk(body, decodeURIComponent(bulkPath![1] ?? '')) : countBulk(scanner ?? new ActionScanner().push(body));
     if (typeof answer === 'string') {
       log.outcome = '400';
       record(log);
@@ -258,20 +277,7 @@ export async function startBulkServer(options: BulkServerOptions = {}): Promise<
       return;
     }
     log.documents = answer.count;
-    if (fault?.kind === 'drop-after') {
-      log.outcome = 'drop-after';
-      record(log);
-      req.socket.destroy();
-      return;
-    }
-    if (fault?.kind === 'slow') {
-      log.outcome = 'slow';
-      await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
-      if (req.socket.destroyed) {
-        record(log);
-        return;
-      }
-    }
+    if (await answerFault(req, log, fault)) return;
     record(log);
     res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
     if (typeof answer.items === 'string') res.end(`{"took":${Date.now() - started},"errors":${answer.errors},"items":[${answer.items}]}`);
@@ -280,6 +286,67 @@ export async function startBulkServer(options: BulkServerOptions = {}): Promise<
       res.write(answer.items);
       res.end(']}');
     }
+  };
+
+  /**
+   * The faults that strike once the writes are applied: a dropped connection (true: no answer is
+   * due) or an answer delayed (false once it is time to answer, unless the client went away).
+   */
+  const answerFault = async (req: IncomingMessage, log: BulkRequestLog, fault: RequestFault | null): Promise<boolean> => {
+    if (fault?.kind === 'drop-after') {
+      log.outcome = 'drop-after';
+      record(log);
+      req.socket.destroy();
+      return true;
+    }
+    if (fault?.kind === 'slow') {
+      log.outcome = 'slow';
+      await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+      if (req.socket.destroyed) {
+        record(log);
+        return true;
+      }
+    }
+    return false;
+  };
+
+  /**
+   * The plain receiver (`/ingest/<collection>`): the documents of one request, all stored or, when
+   * one of them is refused or unreadable, none (the answer is for the request as a whole).
+   */
+  const applyIngest = (body: Buffer, contentType: string, collection: string): { status: number; count: number; error?: unknown } => {
+    const refuse = (status: number, reason: string) => ({ status, count: 0, error: { error: { type: status === 422 ? 'document_refused' : 'parse_exception', reason }, status } });
+    let docs: unknown[];
+    try {
+      const text = body.toString('utf8');
+      if (contentType === 'application/x-ndjson') docs = text.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as unknown);
+      else {
+        const parsed = JSON.parse(text) as unknown;
+        docs = Array.isArray(parsed) ? parsed : [parsed];
+      }
+    } catch (err) {
+      return refuse(400, `the body is not ${contentType === 'application/x-ndjson' ? 'NDJSON' : 'JSON'}: ${(err as Error).message}`);
+    }
+    const accepted: Array<{ key: string; source: Record<string, unknown> }> = [];
+    const refusals: string[] = [];
+    for (const [i, doc] of docs.entries()) {
+      if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return refuse(400, `document ${i + 1} is not a JSON object`);
+      const source = doc as Record<string, unknown>;
+      const id = source._id;
+      if (typeof id !== 'string' && typeof id !== 'number') return refuse(400, `document ${i + 1} has no _id (string or number): the receiver stores documents by _id`);
+      const key = `${collection}/${id}`;
+      state.attempts.set(key, (state.attempts.get(key) ?? 0) + 1);
+      const refusal = options.rejectDocument?.({ index: collection, id: String(id), source });
+      if (refusal !== undefined) refusals.push(`document ${i + 1} (_id ${id}): ${refusal}`);
+      accepted.push({ key, source });
+    }
+    if (refusals.length > 0) return refuse(422, refusals.join('; '));
+    for (const { key, source } of accepted) {
+      if (store) state.documents.set(key, source);
+      state.writes.set(key, (state.writes.get(key) ?? 0) + 1);
+    }
+    state.indexedCount += accepted.length;
+    return { status: 200, count: accepted.length };
   };
 
   const record = (log: BulkRequestLog) => {
