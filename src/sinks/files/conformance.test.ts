@@ -13,6 +13,8 @@ import { parquetReadObjects } from 'hyparquet';
 import type { SluiceRecord } from '../../core/record.js';
 import type { Sink } from '../../core/component.js';
 import { runSinkConformance, type ObjectsTarget } from '../../testing/sink-conformance.js';
+import { startS3Server } from '../../testing/s3-server.js';
+import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { filesSinkSchema, type FilesSinkConfig } from './config.js';
 import { createFilesSink, type FilesSinkOptions } from './index.js';
 
@@ -35,8 +37,14 @@ async function listFiles(root: string): Promise<Map<string, Uint8Array>> {
 
 /** The `_id` of every record in the finished parts under `root` (what a reader of the folder sees). */
 async function idsUnder(root: string): Promise<string[]> {
+  return idsIn(await listFiles(root));
+}
+
+/** The `_id` of every record in the parts among `files` (name -> bytes; the name's ending tells the format). */
+async function idsIn(files: Map<string, Uint8Array>): Promise<string[]> {
   const ids: string[] = [];
-  for (const [file, bytes] of await listFiles(root)) {
+  for (const [name, bytes] of files) {
+    const file = name.replace(/#etag=.*$/, '');
     if (file.endsWith('.parquet')) {
       const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
       for (const row of await parquetReadObjects({ file: buffer, columns: ['_id'] })) ids.push(String(row._id));
@@ -85,3 +93,66 @@ function filesAdapter(settings: Partial<FilesSinkConfig>, options: FilesSinkOpti
 runSinkConformance('files ndjson gzip', filesAdapter({ format: 'ndjson', compression: 'gzip', partition: 'day', targetSizeMb: 0.002 }, { maxOpenParts: 2 }));
 runSinkConformance('files ndjson plain', filesAdapter({ format: 'ndjson', compression: 'none', partition: 'hour', targetSizeMb: 0.003 }, { maxOpenParts: 3 }));
 runSinkConformance('files parquet', filesAdapter({ format: 'parquet', partition: 'day', targetSizeMb: 0.004, rowGroupRows: 16 }, {}));
+
+// The same sink writing to an S3 prefix on the in-process S3-protocol server. What is visible is
+// what a listing shows, plus any incomplete multipart upload (which must never be left behind).
+const s3 = await startS3Server({ buckets: ['conformance'] });
+after(() => s3.stop());
+let prefixes = 0;
+
+async function listS3(prefix: string): Promise<Map<string, Uint8Array>> {
+  const objects = new Map<string, Uint8Array>();
+  let token: string | undefined;
+  do {
+    const page = await s3.client.send(new ListObjectsV2Command({ Bucket: 'conformance', Prefix: prefix, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) {
+      const body = await s3.client.send(new GetObjectCommand({ Bucket: 'conformance', Key: o.Key! }));
+      // Named as the sink names its outputs: s3://bucket/key#etag=<etag>.
+      objects.set(`s3://conformance/${o.Key!}#etag=${o.ETag!.replace(/"/g, '')}`, await body.Body!.transformToByteArray());
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  for (const upload of (await s3.client.send(new ListMultipartUploadsCommand({ Bucket: 'conformance', Prefix: prefix }))).Uploads ?? []) {
+    objects.set(`incomplete-upload:${upload.Key!}`, new Uint8Array());
+  }
+  return objects;
+}
+
+function s3Adapter(settings: Partial<FilesSinkConfig>, options: FilesSinkOptions) {
+  return {
+    delivery: 'objects' as const,
+    spoil: withCircularValue,
+    async open(): Promise<ObjectsTarget> {
+      prefixes += 1;
+      const prefix = `run-${prefixes}/`;
+      const config = filesSinkSchema.parse({
+        type: 'files',
+        path: `s3://conformance/${prefix}`,
+        endpoint: s3.endpoint,
+        forcePathStyle: true,
+        region: 'us-east-1',
+        accessKeyId: 'env:SLUICE_CONFORMANCE_S3_KEY',
+        secretAccessKey: 'env:SLUICE_CONFORMANCE_S3_SECRET',
+        ...settings,
+      });
+      const sinks: Sink[] = [];
+      return {
+        createSink: () => {
+          const sink = createFilesSink(config, options);
+          sinks.push(sink);
+          return sink;
+        },
+        visibleIds: async () => idsIn(await listS3(prefix)),
+        listObjects: () => listS3(prefix),
+        dispose: async () => {
+          await Promise.all(sinks.map((s) => s.close?.()));
+        },
+      };
+    },
+  };
+}
+process.env.SLUICE_CONFORMANCE_S3_KEY = s3.credentials.accessKeyId;
+process.env.SLUICE_CONFORMANCE_S3_SECRET = s3.credentials.secretAccessKey;
+
+runSinkConformance('files ndjson gzip to S3', s3Adapter({ format: 'ndjson', compression: 'gzip', partition: 'day', targetSizeMb: 0.002 }, { maxOpenParts: 2 }), { runs: 8 });
+runSinkConformance('files parquet to S3 (security-lake layout)', s3Adapter({ format: 'parquet', layout: 'security-lake', targetSizeMb: 0.004, rowGroupRows: 16 }, {}), { runs: 8 });
