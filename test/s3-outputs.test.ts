@@ -21,6 +21,7 @@ import { runPipeline } from '../src/runtime/run-pipeline.js';
 import { startS3Server, type RunningS3Server, type S3Fault, type S3Request } from '../src/testing/s3-server.js';
 import { useDuckDb } from '../src/testing/duckdb.js';
 import { checkOutputPlaces } from '../src/cli/commands/validate.js';
+import { listDeadLetters } from '../src/cli/commands/status.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-s3-outputs-'));
 const { query } = useDuckDb();
@@ -128,6 +129,10 @@ describe('outputs in S3', () => {
     assert.match(letter.object, /^s3:\/\/flow-logs\//);
     assert.equal(letter.raw, GARBAGE);
     assert.ok(letter.line > 1 && letter.reason.length > 0);
+    // `sluice status -c` lists them where they are.
+    const listed = await listDeadLetters(toS3);
+    assert.equal(listed.location, 's3://security-lake/sluice-dead-letters/');
+    assert.deepEqual(listed.files.map((f) => f.uri), [`s3://security-lake/${letters[0]!.key}`]);
     assert.equal(await incompleteUploads('security-lake'), 0, 'no upload left incomplete');
     assert.deepEqual((await listKeys('security-lake')).filter((o) => /sluice-(spool|tmp|preflight)/.test(o.key)), [], 'no temp or probe object');
   });

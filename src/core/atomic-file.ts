@@ -94,7 +94,7 @@ export async function probeWritableFolder(dir: string): Promise<void> {
   try {
     tempSequence += 1;
     const probe = path.join(dir, `.preflight${TEMP_MARKER}-${processTag}-${tempSequence}`);
-    const handle = await open(probe, 'wx');
+    const handle = await openProbe(dir, probe);
     try {
       await handle.write('sluice preflight\n');
     } finally {
@@ -108,6 +108,22 @@ export async function probeWritableFolder(dir: string): Promise<void> {
         await rmdir(d).catch(() => undefined);
         if (d === firstCreated || path.dirname(d) === d) break;
       }
+    }
+  }
+}
+
+/**
+ * Opens the probe file. Another process probing the same new folder at the same moment removes
+ * it again when its own probe is done (leave no trace): the folder can vanish between our mkdir
+ * and our open, so an ENOENT there means "make it again", a few times, not "unwritable".
+ */
+async function openProbe(dir: string, probe: string): Promise<FileHandle> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await open(probe, 'wx');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw err;
+      await mkdir(dir, { recursive: true });
     }
   }
 }

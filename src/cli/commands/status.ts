@@ -1,5 +1,6 @@
 import { finalizePipelineName } from '../../runtime/finalize.js';
-import { loadPipelineFile } from '../../pipeline/config.js';
+import { loadPipelineFile, type PipelineConfig } from '../../pipeline/config.js';
+import { deadLetterPlaceFor } from '../../pipeline/places.js';
 import { SluiceError } from '../../core/errors.js';
 import { describeLedger } from '../../runtime/ledger/open-ledger.js';
 import { UNIT_STATES, type Ledger, type UnitRow, type WorkerRow } from '../../runtime/ledger/types.js';
@@ -152,9 +153,37 @@ export async function collectStatus(ledger: Ledger, pipeline: string, now = Date
 }
 
 /** Exit status: 0 no unit is dead, 2 some are (a script or CI step can tell), 1 the ledger cannot be read. */
+/** The dead letters of a pipeline, wherever its place is (a folder, an S3 prefix): up to `limit` files, newest names last. */
+export interface DeadLetterListing {
+  location: string;
+  files: Array<{ uri: string; size: number }>;
+  /** True when there were more than `limit`. */
+  more: boolean;
+}
+
+export async function listDeadLetters(config: PipelineConfig, limit = 1000): Promise<DeadLetterListing> {
+  const place = deadLetterPlaceFor(config);
+  const files: DeadLetterListing['files'] = [];
+  let more = false;
+  try {
+    for await (const entry of place.listTree()) {
+      if (!entry.key.endsWith('.rejected.ndjson')) continue;
+      if (files.length >= limit) {
+        more = true;
+        break;
+      }
+      files.push({ uri: place.uri(entry.key), size: entry.size });
+    }
+  } finally {
+    await place.close();
+  }
+  return { location: place.root, files, more };
+}
+
 export async function statusCommand(flags: StatusFlags): Promise<void> {
   const { value: state } = locateLedger(flags);
-  const pipeline = flags.pipeline ?? (flags.config ? loadPipelineFile(flags.config).name : undefined);
+  const config = flags.config ? loadPipelineFile(flags.config) : undefined;
+  const pipeline = flags.pipeline ?? config?.name;
   const ledger = await openExistingLedger(state);
   const shown = describeLedger(state);
   try {
@@ -163,8 +192,10 @@ export async function statusCommand(flags: StatusFlags): Promise<void> {
     const names = pipeline ? [pipeline, ...(await ledger.pipelines()).filter((n) => n === finalizePipelineName(pipeline!))] : await ledger.pipelines();
     const statuses = await Promise.all(names.map((name) => collectStatus(ledger, name, now)));
     if (statuses.some((s) => (s.units.dead ?? 0) > 0)) process.exitCode = 2;
+    // With the pipeline file, its dead letters are listed from their place (local or S3).
+    const deadLetters = config ? await listDeadLetters(config) : undefined;
     if (flags.json) {
-      process.stdout.write(`${JSON.stringify({ state: shown, pipelines: statuses }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ state: shown, pipelines: statuses, ...(deadLetters ? { deadLetters } : {}) }, null, 2)}\n`);
       return;
     }
     const out: string[] = [`ledger ${shown}`];
@@ -195,6 +226,12 @@ export async function statusCommand(flags: StatusFlags): Promise<void> {
         const flight = w.state === 'stopped' ? '' : ` · ${w.unitsInFlight} in flight`;
         out.push(`  worker  ${w.id} on ${w.host}${flight} · last heartbeat ${ago(w.lastHeartbeat, now)} (${w.state})`);
       }
+    }
+    if (deadLetters) {
+      const bytes = deadLetters.files.reduce((n, f) => n + f.size, 0);
+      out.push(`dead letters ${deadLetters.location} · ${deadLetters.files.length}${deadLetters.more ? '+' : ''} file(s), ${bytes} bytes`);
+      for (const f of deadLetters.files.slice(0, 20)) out.push(`  letters ${f.uri} (${f.size} bytes)`);
+      if (deadLetters.files.length > 20) out.push(`  letters … ${deadLetters.files.length - 20}${deadLetters.more ? '+' : ''} more (--json lists up to 1000)`);
     }
     process.stdout.write(out.join('\n') + '\n');
   } finally {
