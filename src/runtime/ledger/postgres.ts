@@ -34,25 +34,10 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { SluiceError, type SerializedError } from '../../core/errors.js';
-import {
-  systemClock,
-  UNIT_STATES,
-  type Clock,
-  type FailOutcome,
-  type Lease,
-  type Ledger,
-  type ListUnitsQuery,
-  type PlanResult,
-  type RetryPolicy,
-  type RunRecord,
-  type UnitResult,
-  type UnitRow,
-  type UnitSpec,
-  type UnitState,
-  type WorkerBeat,
-  type WorkerRow,
-} from './types.js';
+import { systemClock, UNIT_STATES } from './types.js';
+import type { Clock, FailOutcome, Lease, Ledger, ListUnitsQuery, PlanResult, RetryPolicy, RunRecord, UnitResult, UnitRow, UnitSpec, UnitState, WorkerBeat, WorkerRow } from './types.js';
 import { requireDuration, toMillis } from './durations.js';
+import { RESET_STATE, jsonText, resultValues, toRunRecord, toUnitRow, toWorkerRow, zeroCounts, type RunDbRow, type UnitDbRow, type WorkerDbRow } from './rows.js';
 import { currentVersions } from './unit-id.js';
 
 export interface ConnectionLostEvent {
@@ -182,41 +167,8 @@ export const POSTGRES_LEDGER_SCHEMA_VERSION = POSTGRES_LEDGER_MIGRATIONS[POSTGRE
 const PLAN_BATCH = 5_000;
 const DEFAULT_SCHEMA = 'sluice';
 
-interface UnitDbRow {
-  id: string;
-  pipeline: string;
-  kind: 'object' | 'partition';
-  key: string;
-  payload: unknown;
-  size: number | null;
-  state: UnitState;
-  attempts: number;
-  token: number;
-  lease_owner: string | null;
-  lease_expires_at: number | null;
-  next_attempt_at: number | null;
-  last_error: SerializedError | null;
-  records_in: number;
-  records_out: number;
-  records_rejected: number;
-  records_filtered: number;
-  outputs: string[];
-  duration_ms: number | null;
-  created_at: number;
-  updated_at: number;
-  superseded_by: string | null;
-}
-
-interface WorkerDbRow {
-  id: string;
-  pipeline: string;
-  host: string;
-  pid: number;
-  started_at: number;
-  last_heartbeat_at: number;
-  units_in_flight: number;
-  stopped_at: number | null;
-}
+/** pg returns a jsonb column already parsed. */
+type PostgresUnitRow = UnitDbRow<unknown>;
 
 interface LedgerTarget {
   connectionString: string;
@@ -444,7 +396,7 @@ class PostgresLedger implements Ledger {
             batch.map((u) => u.pipeline),
             batch.map((u) => u.kind),
             batch.map((u) => u.key),
-            batch.map((u) => JSON.stringify(u.payload) ?? 'null'),
+            batch.map((u) => jsonText(u.payload)),
             batch.map((u) => (u.size === undefined ? null : Math.round(u.size))),
             now,
           ],
@@ -471,10 +423,10 @@ class PostgresLedger implements Ledger {
     const duration = requireDuration('leaseMs', leaseMs);
     return this.call(`cannot lease a unit of pipeline "${pipeline}"`, async () => {
       const now = this.now();
-      const result = await this.pool.query<UnitDbRow>({ ...this.sql.lease, values: [pipeline, owner, now, now + duration] });
+      const result = await this.pool.query<PostgresUnitRow>({ ...this.sql.lease, values: [pipeline, owner, now, now + duration] });
       const row = result.rows[0];
       if (!row) return null;
-      const unit = toUnitRow(row);
+      const unit = toUnit(row);
       return { unitId: unit.id, owner, token: unit.token, expiresAt: unit.leaseExpiresAt!, unit };
     });
   }
@@ -496,17 +448,7 @@ class PostgresLedger implements Ledger {
     return this.call(`cannot complete unit ${lease.unitId}`, async (retried) => {
       const updated = await this.pool.query({
         ...this.sql.complete,
-        values: [
-          lease.unitId,
-          lease.token,
-          result.recordsIn,
-          result.recordsOut,
-          result.recordsRejected,
-          result.recordsFiltered,
-          JSON.stringify(result.outputs),
-          toMillis(result.durationMs),
-          this.now(),
-        ],
+        values: [lease.unitId, lease.token, ...resultValues(result), this.now()],
       });
       if (updated.rowCount === 1) return true;
       // After a lost reply the commit may have gone through: a done unit still carries the token
@@ -566,7 +508,7 @@ class PostgresLedger implements Ledger {
 
   async counts(pipeline: string): Promise<Record<UnitState, number>> {
     return this.call(`cannot count the units of pipeline "${pipeline}"`, async () => {
-      const counts = Object.fromEntries(UNIT_STATES.map((state) => [state, 0])) as Record<UnitState, number>;
+      const counts = zeroCounts();
       for (const row of (await this.pool.query<{ state: UnitState; n: number }>({ ...this.sql.counts, values: [pipeline] })).rows) {
         counts[row.state] = row.n;
       }
@@ -594,15 +536,15 @@ class PostgresLedger implements Ledger {
     return this.call(`cannot list the units of pipeline "${pipeline}"`, async () => {
       const statement = this.sql.list(states.length);
       const perStateLimit = limit === undefined ? null : limit + offset;
-      const result = await this.pool.query<UnitDbRow>({ ...statement, values: [pipeline, ...states, perStateLimit, limit ?? null, offset] });
-      return result.rows.map(toUnitRow);
+      const result = await this.pool.query<PostgresUnitRow>({ ...statement, values: [pipeline, ...states, perStateLimit, limit ?? null, offset] });
+      return result.rows.map(toUnit);
     });
   }
 
   async getUnit(unitId: string): Promise<UnitRow | null> {
     return this.call(`cannot read unit ${unitId}`, async () => {
-      const row = (await this.pool.query<UnitDbRow>({ ...this.sql.getUnit, values: [unitId] })).rows[0];
-      return row ? toUnitRow(row) : null;
+      const row = (await this.pool.query<PostgresUnitRow>({ ...this.sql.getUnit, values: [unitId] })).rows[0];
+      return row ? toUnit(row) : null;
     });
   }
 
@@ -632,7 +574,7 @@ class PostgresLedger implements Ledger {
 
   async finishRun(id: string, finishedAt: number, report: unknown): Promise<void> {
     const result = await this.call(`cannot record the end of run ${id}`, () =>
-      this.pool.query({ ...this.sql.finishRun, values: [id, toMillis(finishedAt), jsonbSafe(JSON.stringify(report) ?? 'null')] }),
+      this.pool.query({ ...this.sql.finishRun, values: [id, toMillis(finishedAt), jsonbSafe(jsonText(report))] }),
     );
     if (result.rowCount === 0) {
       throw new SluiceError(`ledger ${this.target.masked}: run ${id} was never started, so it cannot be finished`, {
@@ -649,13 +591,7 @@ class PostgresLedger implements Ledger {
         pipeline === undefined
           ? await this.pool.query({ ...this.sql.listRuns, values: [limit ?? null] })
           : await this.pool.query({ ...this.sql.listRunsOf, values: [pipeline, limit ?? null] });
-      return result.rows.map((r: { id: string; pipeline: string; started_at: number; finished_at: number | null; report: unknown }) => ({
-        id: r.id,
-        pipeline: r.pipeline,
-        startedAt: r.started_at,
-        finishedAt: r.finished_at,
-        report: r.report,
-      }));
+      return result.rows.map((r: RunDbRow<unknown>) => toRunRecord(r, (value) => value));
     });
   }
 
@@ -675,16 +611,7 @@ class PostgresLedger implements Ledger {
 
   async listWorkers(pipeline: string, limit = 100): Promise<WorkerRow[]> {
     return this.call(`cannot list the workers of pipeline "${pipeline}"`, async () =>
-      (await this.pool.query<WorkerDbRow>({ ...this.sql.listWorkers, values: [pipeline, limit] })).rows.map((row) => ({
-        id: row.id,
-        pipeline: row.pipeline,
-        host: row.host,
-        pid: row.pid,
-        startedAt: row.started_at,
-        lastHeartbeatAt: row.last_heartbeat_at,
-        unitsInFlight: row.units_in_flight,
-        stoppedAt: row.stopped_at,
-      })),
+      (await this.pool.query<WorkerDbRow>({ ...this.sql.listWorkers, values: [pipeline, limit] })).rows.map(toWorkerRow),
     );
   }
 
@@ -768,13 +695,6 @@ class PostgresLedger implements Ledger {
 }
 
 type Statement = { name: string; text: string };
-
-/**
- * A reset unit goes back to pending, unless it is a leased unit whose newer version was planned
- * while it ran: that one ends superseded. Resetting a superseded unit makes it current again.
- */
-const RESET_STATE = `state = CASE WHEN state = 'leased' AND superseded_by IS NOT NULL THEN 'superseded' ELSE 'pending' END,
-           superseded_by = CASE WHEN state = 'leased' THEN superseded_by ELSE NULL END`;
 
 /** Every statement, named so each pooled connection parses and plans it once. */
 function statementsFor(s: string) {
@@ -946,32 +866,8 @@ function statementsFor(s: string) {
   };
 }
 
-function toUnitRow(row: UnitDbRow): UnitRow {
-  const unit: UnitRow = {
-    id: row.id,
-    pipeline: row.pipeline,
-    kind: row.kind,
-    key: row.key,
-    payload: row.payload,
-    state: row.state,
-    attempts: row.attempts,
-    token: row.token,
-    leaseOwner: row.lease_owner,
-    leaseExpiresAt: row.lease_expires_at,
-    nextAttemptAt: row.next_attempt_at,
-    lastError: row.last_error,
-    supersededBy: row.superseded_by,
-    recordsIn: row.records_in,
-    recordsOut: row.records_out,
-    recordsRejected: row.records_rejected,
-    recordsFiltered: row.records_filtered,
-    outputs: row.outputs,
-    durationMs: row.duration_ms,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-  if (row.size !== null) unit.size = row.size;
-  return unit;
+function toUnit(row: PostgresUnitRow): UnitRow {
+  return toUnitRow(row, (value) => value);
 }
 
 /**

@@ -30,25 +30,10 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { SluiceError, type SerializedError } from '../../core/errors.js';
 import { crashPoint } from '../../core/crash-points.js';
-import {
-  systemClock,
-  UNIT_STATES,
-  type Clock,
-  type FailOutcome,
-  type Lease,
-  type Ledger,
-  type ListUnitsQuery,
-  type PlanResult,
-  type RetryPolicy,
-  type RunRecord,
-  type UnitResult,
-  type UnitRow,
-  type UnitSpec,
-  type UnitState,
-  type WorkerBeat,
-  type WorkerRow,
-} from './types.js';
+import { systemClock, UNIT_STATES } from './types.js';
+import type { Clock, FailOutcome, Lease, Ledger, ListUnitsQuery, PlanResult, RetryPolicy, RunRecord, UnitResult, UnitRow, UnitSpec, UnitState, WorkerBeat, WorkerRow } from './types.js';
 import { requireDuration, toMillis } from './durations.js';
+import { RESET_STATE, jsonText, resultValues, toRunRecord, toUnitRow, toWorkerRow, zeroCounts, type RunDbRow, type UnitDbRow, type WorkerDbRow } from './rows.js';
 import { currentVersions } from './unit-id.js';
 
 export interface SqliteLedgerOptions {
@@ -242,49 +227,8 @@ const PLAN_BATCH = 5_000;
 /** A multi-row INSERT costs a third less per row than one statement per row. */
 const INSERT_ROWS_PER_STATEMENT = 100;
 
-interface UnitDbRow {
-  id: string;
-  pipeline: string;
-  kind: 'object' | 'partition';
-  key: string;
-  payload: string;
-  size: number | null;
-  state: UnitState;
-  attempts: number;
-  token: number;
-  lease_owner: string | null;
-  lease_expires_at: number | null;
-  next_attempt_at: number | null;
-  last_error: string | null;
-  records_in: number;
-  records_out: number;
-  records_rejected: number;
-  records_filtered: number;
-  outputs: string;
-  duration_ms: number | null;
-  created_at: number;
-  updated_at: number;
-  superseded_by: string | null;
-}
-
-interface WorkerDbRow {
-  id: string;
-  pipeline: string;
-  host: string;
-  pid: number;
-  started_at: number;
-  last_heartbeat_at: number;
-  units_in_flight: number;
-  stopped_at: number | null;
-}
-
-interface RunDbRow {
-  id: string;
-  pipeline: string;
-  started_at: number;
-  finished_at: number | null;
-  report: string | null;
-}
+/** SQLite returns a JSON column as its text. */
+type SqliteUnitRow = UnitDbRow<string>;
 
 /**
  * Opens (creating if needed, with its parent folders) the SQLite ledger at `file`; `':memory:'`
@@ -305,7 +249,7 @@ class SqliteLedger implements Ledger {
   private readonly statements: ReturnType<typeof prepareStatements>;
   private readonly listStatements = new Map<number, Database.Statement>();
   private readonly insertStatements = new Map<number, Database.Statement>();
-  private readonly leaseTx: (pipeline: string, owner: string, now: number, expiresAt: number) => UnitDbRow | undefined;
+  private readonly leaseTx: (pipeline: string, owner: string, now: number, expiresAt: number) => SqliteUnitRow | undefined;
   private readonly failTx: (
     lease: Lease,
     error: SerializedError,
@@ -332,7 +276,7 @@ class SqliteLedger implements Ledger {
     const lease = this.db.transaction((pipeline: string, owner: string, now: number, expiresAt: number) => {
       const next = s.nextClaimable.get(pipeline, now, now) as { id: string } | undefined;
       if (!next) return undefined;
-      return s.takeLease.get(owner, expiresAt, now, next.id) as UnitDbRow;
+      return s.takeLease.get(owner, expiresAt, now, next.id) as SqliteUnitRow;
     });
     this.leaseTx = (pipeline, owner, now, expiresAt) => lease.immediate(pipeline, owner, now, expiresAt);
 
@@ -366,7 +310,7 @@ class SqliteLedger implements Ledger {
             unit.pipeline,
             unit.kind,
             unit.key,
-            JSON.stringify(unit.payload) ?? 'null',
+            jsonText(unit.payload),
             unit.size === undefined ? null : Math.round(unit.size),
             now,
             now,
@@ -401,7 +345,7 @@ class SqliteLedger implements Ledger {
       const now = this.now();
       const row = this.leaseTx(pipeline, owner, now, now + requireDuration('leaseMs', leaseMs));
       if (!row) return null;
-      const unit = toUnitRow(row);
+      const unit = toUnit(row);
       return { unitId: unit.id, owner, token: unit.token, expiresAt: unit.leaseExpiresAt!, unit };
     });
   }
@@ -420,17 +364,7 @@ class SqliteLedger implements Ledger {
   /** One transaction, so a crash inside it (see crash-points.ts) must leave the unit as it was. */
   private readonly completeTx = (lease: Lease, result: UnitResult): boolean =>
     this.db.transaction(() => {
-      const changes = this.statements.complete.run(
-        result.recordsIn,
-        result.recordsOut,
-        result.recordsRejected,
-        result.recordsFiltered,
-        JSON.stringify(result.outputs),
-        toMillis(result.durationMs),
-        this.now(),
-        lease.unitId,
-        lease.token,
-      ).changes;
+      const changes = this.statements.complete.run(...resultValues(result), this.now(), lease.unitId, lease.token).changes;
       crashPoint('mid-ledger-commit');
       return changes === 1;
     })();
@@ -474,7 +408,7 @@ class SqliteLedger implements Ledger {
 
   async counts(pipeline: string): Promise<Record<UnitState, number>> {
     return this.guard(`cannot count the units of pipeline "${pipeline}"`, () => {
-      const counts = Object.fromEntries(UNIT_STATES.map((state) => [state, 0])) as Record<UnitState, number>;
+      const counts = zeroCounts();
       for (const row of this.statements.counts.all(pipeline) as Array<{ state: UnitState; n: number }>) {
         counts[row.state] = row.n;
       }
@@ -502,23 +436,23 @@ class SqliteLedger implements Ledger {
         });
       }
       const everyState = states === undefined || states.length === UNIT_STATES.length;
-      let rows: UnitDbRow[];
-      if (everyState) rows = this.listStatement(0).all(pipeline, limit, offset) as UnitDbRow[];
-      else if (states.length === 1) rows = this.listStatement(1).all(pipeline, states[0], limit, offset) as UnitDbRow[];
+      let rows: SqliteUnitRow[];
+      if (everyState) rows = this.listStatement(0).all(pipeline, limit, offset) as SqliteUnitRow[];
+      else if (states.length === 1) rows = this.listStatement(1).all(pipeline, states[0], limit, offset) as SqliteUnitRow[];
       else {
         const perStateLimit = limit < 0 ? -1 : limit + offset;
         const params: Record<string, unknown> = { pipeline, perStateLimit, limit, offset };
         states.forEach((state, i) => (params[`state${i}`] = state));
-        rows = this.listStatement(states.length).all(params) as UnitDbRow[];
+        rows = this.listStatement(states.length).all(params) as SqliteUnitRow[];
       }
-      return rows.map(toUnitRow);
+      return rows.map(toUnit);
     });
   }
 
   async getUnit(unitId: string): Promise<UnitRow | null> {
     return this.guard(`cannot read unit ${unitId}`, () => {
-      const row = this.statements.getUnit.get(unitId) as UnitDbRow | undefined;
-      return row ? toUnitRow(row) : null;
+      const row = this.statements.getUnit.get(unitId) as SqliteUnitRow | undefined;
+      return row ? toUnit(row) : null;
     });
   }
 
@@ -548,7 +482,7 @@ class SqliteLedger implements Ledger {
 
   async finishRun(id: string, finishedAt: number, report: unknown): Promise<void> {
     this.guard(`cannot record the end of run ${id}`, () => {
-      const changes = this.statements.finishRun.run(toMillis(finishedAt), JSON.stringify(report) ?? 'null', id).changes;
+      const changes = this.statements.finishRun.run(toMillis(finishedAt), jsonText(report), id).changes;
       if (changes === 0) {
         throw new SluiceError(`ledger ${this.file}: run ${id} was never started, so it cannot be finished`, {
           code: 'LEDGER_RUN_UNKNOWN',
@@ -564,14 +498,8 @@ class SqliteLedger implements Ledger {
       const max = limit ?? -1;
       const rows = (
         pipeline === undefined ? this.statements.listRuns.all(max) : this.statements.listRunsOf.all(pipeline, max)
-      ) as RunDbRow[];
-      return rows.map((r) => ({
-        id: r.id,
-        pipeline: r.pipeline,
-        startedAt: r.started_at,
-        finishedAt: r.finished_at,
-        report: r.report === null ? null : JSON.parse(r.report),
-      }));
+      ) as Array<RunDbRow<string>>;
+      return rows.map((r) => toRunRecord(r, parseJson));
     });
   }
 
@@ -722,13 +650,6 @@ function migrate(db: Database.Database, file: string): void {
   }).immediate();
 }
 
-/**
- * A reset unit goes back to pending, unless it is a leased unit whose newer version was planned
- * while it ran: that one ends superseded. Resetting a superseded unit makes it current again.
- */
-const RESET_STATE = `state = CASE WHEN state = 'leased' AND superseded_by IS NOT NULL THEN 'superseded' ELSE 'pending' END,
-          superseded_by = CASE WHEN state = 'leased' THEN superseded_by ELSE NULL END`;
-
 function prepareStatements(db: Database.Database) {
   return {
     // planUnits: a planned unit is the current version: a superseded one is pending again, and a
@@ -842,45 +763,12 @@ function prepareStatements(db: Database.Database) {
   };
 }
 
-function toUnitRow(row: UnitDbRow): UnitRow {
-  const unit: UnitRow = {
-    id: row.id,
-    pipeline: row.pipeline,
-    kind: row.kind,
-    key: row.key,
-    payload: JSON.parse(row.payload),
-    state: row.state,
-    attempts: row.attempts,
-    token: row.token,
-    leaseOwner: row.lease_owner,
-    leaseExpiresAt: row.lease_expires_at,
-    nextAttemptAt: row.next_attempt_at,
-    lastError: row.last_error === null ? null : (JSON.parse(row.last_error) as SerializedError),
-    supersededBy: row.superseded_by,
-    recordsIn: row.records_in,
-    recordsOut: row.records_out,
-    recordsRejected: row.records_rejected,
-    recordsFiltered: row.records_filtered,
-    outputs: JSON.parse(row.outputs) as string[],
-    durationMs: row.duration_ms,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-  if (row.size !== null) unit.size = row.size;
-  return unit;
+function toUnit(row: SqliteUnitRow): UnitRow {
+  return toUnitRow(row, parseJson);
 }
 
-function toWorkerRow(row: WorkerDbRow): WorkerRow {
-  return {
-    id: row.id,
-    pipeline: row.pipeline,
-    host: row.host,
-    pid: row.pid,
-    startedAt: row.started_at,
-    lastHeartbeatAt: row.last_heartbeat_at,
-    unitsInFlight: row.units_in_flight,
-    stoppedAt: row.stopped_at,
-  };
+function parseJson(text: string): unknown {
+  return JSON.parse(text);
 }
 
 function ledgerError(err: unknown, file: string, action: string): SluiceError {
