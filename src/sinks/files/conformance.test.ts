@@ -35,11 +35,6 @@ async function listFiles(root: string): Promise<Map<string, Uint8Array>> {
   return files;
 }
 
-/** The `_id` of every record in the finished parts under `root` (what a reader of the folder sees). */
-async function idsUnder(root: string): Promise<string[]> {
-  return idsIn(await listFiles(root));
-}
-
 /** The `_id` of every record in the parts among `files` (name -> bytes; the name's ending tells the format). */
 async function idsIn(files: Map<string, Uint8Array>): Promise<string[]> {
   const ids: string[] = [];
@@ -63,31 +58,48 @@ function withCircularValue(record: SluiceRecord): SluiceRecord {
   return { ...record, fields: { ...record.fields, loop } };
 }
 
-function filesAdapter(settings: Partial<FilesSinkConfig>, options: FilesSinkOptions) {
+/**
+ * An adapter over one destination per run: `open` gives the sink's config for a fresh destination,
+ * how to list what is visible there, and how to clean it up.
+ */
+function filesSinkAdapter(
+  options: FilesSinkOptions,
+  fresh: () => Promise<{ config: FilesSinkConfig; list: () => Promise<Map<string, Uint8Array>>; remove?: () => Promise<void> }>,
+) {
   return {
     delivery: 'objects' as const,
     spoil: withCircularValue,
     async open(): Promise<ObjectsTarget> {
-      folders += 1;
-      const root = path.join(scratch, String(folders));
-      await mkdir(root);
-      const config = filesSinkSchema.parse({ type: 'files', path: root, ...settings });
+      const destination = await fresh();
       const sinks: Sink[] = [];
       return {
         createSink: () => {
-          const sink = createFilesSink(config, options);
+          const sink = createFilesSink(destination.config, options);
           sinks.push(sink);
           return sink;
         },
-        visibleIds: () => idsUnder(root),
-        listObjects: () => listFiles(root),
+        visibleIds: async () => idsIn(await destination.list()),
+        listObjects: destination.list,
         dispose: async () => {
           await Promise.all(sinks.map((s) => s.close?.()));
-          await rm(root, { recursive: true, force: true });
+          await destination.remove?.();
         },
       };
     },
   };
+}
+
+function filesAdapter(settings: Partial<FilesSinkConfig>, options: FilesSinkOptions) {
+  return filesSinkAdapter(options, async () => {
+    folders += 1;
+    const root = path.join(scratch, String(folders));
+    await mkdir(root);
+    return {
+      config: filesSinkSchema.parse({ type: 'files', path: root, ...settings }),
+      list: () => listFiles(root),
+      remove: () => rm(root, { recursive: true, force: true }),
+    };
+  });
 }
 
 runSinkConformance('files ndjson gzip', filesAdapter({ format: 'ndjson', compression: 'gzip', partition: 'day', targetSizeMb: 0.002 }, { maxOpenParts: 2 }));
@@ -119,37 +131,21 @@ async function listS3(prefix: string): Promise<Map<string, Uint8Array>> {
 }
 
 function s3Adapter(settings: Partial<FilesSinkConfig>, options: FilesSinkOptions) {
-  return {
-    delivery: 'objects' as const,
-    spoil: withCircularValue,
-    async open(): Promise<ObjectsTarget> {
-      prefixes += 1;
-      const prefix = `run-${prefixes}/`;
-      const config = filesSinkSchema.parse({
-        type: 'files',
-        path: `s3://conformance/${prefix}`,
-        endpoint: s3.endpoint,
-        forcePathStyle: true,
-        region: 'us-east-1',
-        accessKeyId: 'env:SLUICE_CONFORMANCE_S3_KEY',
-        secretAccessKey: 'env:SLUICE_CONFORMANCE_S3_SECRET',
-        ...settings,
-      });
-      const sinks: Sink[] = [];
-      return {
-        createSink: () => {
-          const sink = createFilesSink(config, options);
-          sinks.push(sink);
-          return sink;
-        },
-        visibleIds: async () => idsIn(await listS3(prefix)),
-        listObjects: () => listS3(prefix),
-        dispose: async () => {
-          await Promise.all(sinks.map((s) => s.close?.()));
-        },
-      };
-    },
-  };
+  return filesSinkAdapter(options, async () => {
+    prefixes += 1;
+    const prefix = `run-${prefixes}/`;
+    const config = filesSinkSchema.parse({
+      type: 'files',
+      path: `s3://conformance/${prefix}`,
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      region: 'us-east-1',
+      accessKeyId: 'env:SLUICE_CONFORMANCE_S3_KEY',
+      secretAccessKey: 'env:SLUICE_CONFORMANCE_S3_SECRET',
+      ...settings,
+    });
+    return { config, list: () => listS3(prefix) };
+  });
 }
 process.env.SLUICE_CONFORMANCE_S3_KEY = s3.credentials.accessKeyId;
 process.env.SLUICE_CONFORMANCE_S3_SECRET = s3.credentials.secretAccessKey;
