@@ -19,9 +19,10 @@
  *   Renaming it into place is the unit writer's job, at commit, after every part is finished.
  */
 import { once } from 'node:events';
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { createGzip, type Gzip, type ZlibOptions } from 'node:zlib';
-import { removeFile, tempPathFor, writeFully } from '../../core/atomic-file.js';
+import { writeFully } from '../../core/atomic-file.js';
+import { openPartFile, PartFileWriter } from './part-file-writer.js';
 
 export interface PartWriterOptions {
   compression: 'gzip' | 'none';
@@ -39,7 +40,7 @@ const GZIP_CHUNK_SIZE = 256 * 1024;
  */
 const GZIP_INPUT_HIGH_WATER_MARK = 1024 * 1024;
 
-export class NdjsonPartWriter {
+export class NdjsonPartWriter extends PartFileWriter {
   /** Uncompressed bytes appended so far (what the part size target is measured against). */
   bytes = 0;
   /** Lines appended so far. */
@@ -59,21 +60,19 @@ export class NdjsonPartWriter {
   private used = 0;
   /** Full batches waiting for `flush()`. */
   private readonly ready: Buffer[] = [];
-  private readonly handle: FileHandle;
   /** The gzip stream; absent without compression, where batches go straight to the file. */
   private readonly gzip: Gzip | undefined;
   /** Settles when everything given to gzip is in the file (resolved at once without gzip). */
   private readonly done: Promise<void>;
   private failure: Error | undefined;
-  private state: 'open' | 'finished' | 'discarded' = 'open';
 
   private constructor(
-    readonly finalPath: string,
-    readonly tempPath: string,
+    finalPath: string,
+    tempPath: string,
     handle: FileHandle,
     options: PartWriterOptions,
   ) {
-    this.handle = handle;
+    super(finalPath, tempPath, handle);
     if (options.compression === 'gzip') {
       const gzipOptions = {
         level: options.gzipLevel,
@@ -94,8 +93,7 @@ export class NdjsonPartWriter {
 
   /** Opens a temp file beside `finalPath` (whose folder must exist). */
   static async open(finalPath: string, options: PartWriterOptions): Promise<NdjsonPartWriter> {
-    const tempPath = tempPathFor(finalPath);
-    const handle = await open(tempPath, 'w');
+    const { tempPath, handle } = await openPartFile(finalPath);
     return new NdjsonPartWriter(finalPath, tempPath, handle, options);
   }
 
@@ -140,24 +138,17 @@ export class NdjsonPartWriter {
     await this.flush();
     this.gzip?.end();
     await this.done;
-    await this.handle.sync();
-    await this.handle.close();
-    this.state = 'finished';
+    await this.closeFinished();
   }
 
-  /** Stops writing and deletes the temp file (also after `finish`). Never throws. */
-  async discard(): Promise<void> {
-    if (this.state === 'discarded') return;
-    const wasOpen = this.state === 'open';
-    this.state = 'discarded';
+  protected override release(): void {
     this.ready.length = 0;
     this.used = 0;
-    if (wasOpen) {
-      this.gzip?.destroy();
-      await this.done.catch(() => undefined);
-      await this.handle.close().catch(() => undefined);
-    }
-    await removeFile(this.tempPath).catch(() => undefined);
+  }
+
+  protected override async stopWriting(): Promise<void> {
+    this.gzip?.destroy();
+    await this.done.catch(() => undefined);
   }
 
   /** Moves the bytes of the current batch to the ready list; starts a fresh batch if `more`. */
