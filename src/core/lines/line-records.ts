@@ -1,9 +1,10 @@
 /**
  * What the line-per-record formats (`alb`, `s3access`) share around their own field scanners: the
  * loop from split lines to record batches (blank lines skipped, over-long lines rejected with the
- * format's code), and the small text helpers their messages use.
+ * format's code), and the small text helpers their messages use. Their field scanning is in
+ * field-line-parser.ts.
  */
-import type { DecodeContext, RecordBatch } from '../component.js';
+import type { DecodeContext, Format, RecordBatch } from '../component.js';
 import type { Rejection, SluiceRecord } from '../record.js';
 import { DEFAULT_MAX_LINE_BYTES, splitLines, type SplitLinesOptions } from './lines.js';
 
@@ -21,6 +22,14 @@ export interface LineRecordsOptions {
   lineTooLongCode: string;
   /** What the object should have been, for messages: "an ALB access log". */
   expected: string;
+}
+
+/** A format that reads each object line by line with a parser of its own from `createParser`. */
+export function lineRecordsFormat(name: string, createParser: (object: string, idPrefix: string) => LineParser, options: LineRecordsOptions): Format {
+  return {
+    name,
+    decode: (input, ctx) => decodeLineRecords(input, ctx, createParser(ctx.object.uri, ctx.idPrefix), options),
+  };
 }
 
 /** Decodes an object line by line with `parser`, one batch per split chunk. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import type { Rejection, SluiceRecord } from '../../core/record.js';
+import { decodeInChunks } from '../../testing/line-format-properties.js';
 import { fixturePath } from '../../testing/repo-root.js';
 import { ALB_RECORD_KEYS } from './fields.js';
 import { ALB_REJECT_CODES, albFormat, type AlbOptions } from './index.js';
@@ -9,25 +9,9 @@ import { ALB_REJECT_CODES, albFormat, type AlbOptions } from './index.js';
 const ID_PREFIX = 'a1b2c3d4e5f60718';
 const TARGET_GROUP = 'arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067';
 
-interface Decoded {
-  records: SluiceRecord[];
-  rejects: Rejection[];
-}
+const CTX = { object: { uri: 's3://lb-logs/AWSLogs/123456789012/elasticloadbalancing/us-east-2/2018/07/02/x.log.gz', key: 'x.log.gz' }, idPrefix: ID_PREFIX };
 
-async function* chunks(bytes: Uint8Array, size: number): AsyncIterable<Uint8Array> {
-  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
-}
-
-async function decode(bytes: Uint8Array | string, options?: AlbOptions, chunkSize = 64 * 1024): Promise<Decoded> {
-  const input = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
-  const out: Decoded = { records: [], rejects: [] };
-  const ctx = { object: { uri: 's3://lb-logs/AWSLogs/123456789012/elasticloadbalancing/us-east-2/2018/07/02/x.log.gz', key: 'x.log.gz' }, idPrefix: ID_PREFIX };
-  for await (const batch of albFormat(options).decode(chunks(input, chunkSize), ctx)) {
-    out.records.push(...batch.records);
-    out.rejects.push(...batch.rejects);
-  }
-  return out;
-}
+const decode = (bytes: Uint8Array | string, options?: AlbOptions, chunkSize?: number) => decodeInChunks(albFormat(options), bytes, CTX, chunkSize);
 
 const readFixture = (...parts: string[]): Buffer => readFileSync(fixturePath(...parts));
 

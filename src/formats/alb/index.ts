@@ -26,13 +26,12 @@
  * Speed: one pass over each line's char codes that finds, converts and stores each field; one
  * generated object literal per record (one hidden class); no regex on the hot path.
  */
-import type { DecodeContext, Format, RecordBatch } from '../../core/component.js';
-import type { Rejection, SluiceRecord } from '../../core/record.js';
-import { recordId } from '../../core/record.js';
-import { decodeLineRecords, isSpace, quoteValue, truncateRaw } from '../../core/lines/line-records.js';
+import type { Format } from '../../core/component.js';
+import { lineRecordsFormat, quoteValue } from '../../core/lines/line-records.js';
+import { BARE_FIELD, FieldLineParser, fieldLineLayout, isDash } from '../../core/lines/field-line-parser.js';
+import { daysInMonth, digitsAt, utcEpochMs } from '../../core/lines/date-text.js';
 import type { SplitLinesOptions } from '../../core/lines/lines.js';
-import { ALB_FIELDS, ALB_MIN_FIELDS, ALB_RECORD_KEYS, AlbKind } from './fields.js';
-import { compileRecordBuilder } from '../../core/lines/record-builder.js';
+import { ALB_FIELDS, ALB_MIN_FIELDS, AlbKind } from './fields.js';
 import { defineFormat } from '../../core/component.js';
 import { albFormatSchema } from './config.js';
 
@@ -51,25 +50,18 @@ export const ALB_REJECT_CODES = {
   lineTooLong: 'LINE_TOO_LONG',
 } as const;
 
-/** Rejected lines keep at most this many characters of their text. */
-
-const FIELD_COUNT = ALB_FIELDS.length;
+const LAYOUT = fieldLineLayout(ALB_FIELDS, ALB_MIN_FIELDS, ALB_REJECT_CODES.fieldCount);
 const KINDS = Uint8Array.from(ALB_FIELDS, (f) => f.kind);
 /** First value slot of each field. */
-const SLOTS = Int32Array.from(ALB_FIELDS, (_, column) => ALB_FIELDS.slice(0, column).reduce((n, f) => n + f.keys.length, 0));
-const SLOT_COUNT = ALB_RECORD_KEYS.length;
+const SLOTS = LAYOUT.firstSlot;
 
 const QUOTE = 34;
 const BACKSLASH = 92;
 const DASH = 45;
 const COLON = 58;
-const SPACE = 32;
 
 /** What the numeric readers return for text that is not a number of their kind. */
 const NOT_A_NUMBER = Number.NaN;
-
-/** One object literal per record, so every record shares one hidden class. */
-const buildFields = compileRecordBuilder(ALB_RECORD_KEYS);
 
 /**
  * Creates the `alb` format.
@@ -78,175 +70,89 @@ const buildFields = compileRecordBuilder(ALB_RECORD_KEYS);
  * const format = albFormat();
  * for await (const { records, rejects } of format.decode(bytes, { object, idPrefix })) { ... }
  */
-export const albFormat = (options: AlbOptions = {}): Format => ({
-  name: 'alb',
-  decode(input: AsyncIterable<Uint8Array>, ctx: DecodeContext): AsyncIterable<RecordBatch> {
-    return decodeLineRecords(input, ctx, new AlbLineParser(ctx.object.uri, ctx.idPrefix), { lines: options.lines, lineTooLongCode: ALB_REJECT_CODES.lineTooLong, expected: 'an ALB access log' });
-  },
-});
+export const albFormat = (options: AlbOptions = {}): Format =>
+  lineRecordsFormat('alb', (object, idPrefix) => new AlbLineParser(object, idPrefix, LAYOUT), { lines: options.lines, lineTooLongCode: ALB_REJECT_CODES.lineTooLong, expected: 'an ALB access log' });
 
-class AlbLineParser {
-  /** Scratch row filled for one line and consumed in the same synchronous call. */
-  private readonly values: unknown[] = new Array<unknown>(SLOT_COUNT).fill(null);
-
-  constructor(
-    private readonly object: string,
-    private readonly idPrefix: string,
-  ) {}
-
-  /**
-   * One pass: find each field, convert it by its column's kind, remember the first conversion
-   * error, and count fields to the end so that a wrong field count (the more basic problem) is
-   * reported in preference to a bad value.
-   */
-  parse(line: string, from: number, lineNumber: number, records: SluiceRecord[], rejects: Rejection[]): void {
+class AlbLineParser extends FieldLineParser {
+  protected override store(line: string, from: number, to: number, column: number): boolean {
     const values = this.values;
-    const n = line.length;
-    let column = 0;
-    let i = from;
-    let epochMs = Number.NaN;
-    let extra: string[] | undefined;
-    let errorColumn = -1;
-    let errorCode = '';
-    let errorDetail = '';
-    let errorFrom = 0;
-    let errorTo = 0;
-
-    while (i < n) {
-      let tokenFrom: number;
-      let tokenTo: number;
-      if (line.charCodeAt(i) === QUOTE) {
-        const close = closingQuote(line, i + 1);
-        if (close === -1 || (close + 1 < n && !isSpace(line.charCodeAt(close + 1)))) {
-          this.reject(
-            rejects,
-            lineNumber,
-            line,
-            ALB_REJECT_CODES.badQuote,
-            close === -1
-              ? `line ${lineNumber}: ${fieldName(column)} opens a quote at column ${i + 1} that is never closed`
-              : `line ${lineNumber}: ${fieldName(column)} opens a quote at column ${i + 1} whose closing quote (column ${close + 1}) is followed by ${quoteValue(line[close + 1])} instead of a space; ALB writes quotes inside fields as \\x22, so the line is damaged`,
-          );
-          return;
-        }
-        tokenFrom = i + 1;
-        tokenTo = close;
-        i = close + 1;
-      } else {
-        tokenFrom = i;
-        while (i < n && !isSpace(line.charCodeAt(i))) i++;
-        tokenTo = i;
+    const kind = KINDS[column];
+    const slot = SLOTS[column];
+    if (isDash(line, from, to)) {
+      // Null for every key of every kind; only the time must be there.
+      for (let k = slot; k < SLOTS[column + 1]; k++) values[k] = null;
+      return kind !== AlbKind.Time;
+    }
+    switch (kind) {
+      case AlbKind.String:
+        values[slot] = line.slice(from, to);
+        return true;
+      case AlbKind.Integer:
+      case AlbKind.Decimal: {
+        const value = kind === AlbKind.Integer ? parseInteger(line, from, to) : parseDecimal(line, from, to);
+        values[slot] = value;
+        return !Number.isNaN(value);
       }
-
-      if (column >= FIELD_COUNT) {
-        (extra ??= []).push(line.slice(tokenFrom, tokenTo));
-      } else if (errorColumn === -1) {
-        const kind = KINDS[column];
-        const slot = SLOTS[column];
-        const absent = tokenTo - tokenFrom === 1 && line.charCodeAt(tokenFrom) === DASH;
-        switch (kind) {
-          case AlbKind.String:
-            values[slot] = absent ? null : line.slice(tokenFrom, tokenTo);
-            break;
-          case AlbKind.Integer:
-          case AlbKind.Decimal: {
-            if (absent) {
-              values[slot] = null;
-              break;
-            }
-            const value = kind === AlbKind.Integer ? parseInteger(line, tokenFrom, tokenTo) : parseDecimal(line, tokenFrom, tokenTo);
-            if (Number.isNaN(value)) {
-              errorColumn = column;
-              errorCode = ALB_REJECT_CODES.badNumber;
-              errorDetail = kind === AlbKind.Integer ? 'must be an integer or "-"' : 'must be a number (like 0.001 or -1) or "-"';
-            }
-            values[slot] = value;
-            break;
-          }
-          case AlbKind.Endpoint: {
-            if (absent) {
-              values[slot] = null;
-              values[slot + 1] = null;
-              break;
-            }
-            const colon = line.lastIndexOf(':', tokenTo - 1);
-            const port = colon > tokenFrom ? parseInteger(line, colon + 1, tokenTo) : NOT_A_NUMBER;
-            if (Number.isNaN(port) || port < 0 || port > 65535) {
-              errorColumn = column;
-              errorCode = ALB_REJECT_CODES.badAddress;
-              errorDetail = 'must be ip:port or "-"';
-            } else {
-              values[slot] = line.slice(tokenFrom, colon);
-              values[slot + 1] = port;
-            }
-            break;
-          }
-          case AlbKind.Request:
-            storeRequest(line, tokenFrom, tokenTo, absent, values, slot);
-            break;
-          default: {
-            // AlbKind.Time
-            epochMs = absent ? Number.NaN : parseIsoTime(line, tokenFrom, tokenTo);
-            if (Number.isNaN(epochMs)) {
-              errorColumn = column;
-              errorCode = ALB_REJECT_CODES.badTime;
-              errorDetail = 'must be an ISO 8601 UTC time like 2018-07-02T22:23:00.186641Z';
-            }
-            values[slot] = line.slice(tokenFrom, tokenTo);
-          }
-        }
-        if (errorColumn === column) {
-          errorFrom = tokenFrom;
-          errorTo = tokenTo;
-        }
+      case AlbKind.Endpoint:
+        return storeEndpoint(line, from, to, values, slot);
+      case AlbKind.Request:
+        storeRequest(line, from, to, values, slot);
+        return true;
+      default: {
+        // AlbKind.Time
+        const epochMs = parseIsoTime(line, from, to);
+        this.epochMs = epochMs;
+        values[slot] = line.slice(from, to);
+        return !Number.isNaN(epochMs);
       }
-      column++;
-      while (i < n && isSpace(line.charCodeAt(i))) i++;
     }
-
-    if (column < ALB_MIN_FIELDS) {
-      this.reject(
-        rejects,
-        lineNumber,
-        line,
-        ALB_REJECT_CODES.fieldCount,
-        `line ${lineNumber}: expected at least ${ALB_MIN_FIELDS} fields (type … trace_id; newer lines have up to ${FIELD_COUNT}) but found ${column}`,
-      );
-      return;
-    }
-    if (errorColumn !== -1) {
-      this.reject(
-        rejects,
-        lineNumber,
-        line,
-        errorCode,
-        `line ${lineNumber}: field "${ALB_FIELDS[errorColumn].name}" (field ${errorColumn + 1}) ${errorDetail}, found ${quoteValue(line.slice(errorFrom, errorTo))}`,
-      );
-      return;
-    }
-    if (column < FIELD_COUNT) values.fill(null, SLOTS[column]);
-
-    const fields = buildFields(values);
-    if (extra !== undefined) fields.extra_fields = extra;
-    const origin = { object: this.object, line: lineNumber };
-    records.push({ id: recordId(this.idPrefix, lineNumber), origin, time: epochMs, fields });
   }
 
-  private reject(rejects: Rejection[], lineNumber: number, line: string, code: string, reason: string): void {
-    rejects.push({ origin: { object: this.object, line: lineNumber }, code, reason, raw: truncateRaw(line) });
+  protected override badValue(column: number): { code: string; expected: string } {
+    switch (KINDS[column]) {
+      case AlbKind.Integer:
+        return { code: ALB_REJECT_CODES.badNumber, expected: 'must be an integer or "-"' };
+      case AlbKind.Decimal:
+        return { code: ALB_REJECT_CODES.badNumber, expected: 'must be a number (like 0.001 or -1) or "-"' };
+      case AlbKind.Endpoint:
+        return { code: ALB_REJECT_CODES.badAddress, expected: 'must be ip:port or "-"' };
+      default:
+        return { code: ALB_REJECT_CODES.badTime, expected: 'must be an ISO 8601 UTC time like 2018-07-02T22:23:00.186641Z' };
+    }
+  }
+
+  protected override markedFieldEnd(line: string, open: number): number {
+    return line.charCodeAt(open) === QUOTE ? closingQuote(line, open + 1) : BARE_FIELD;
+  }
+
+  protected override badMark(line: string, open: number, close: number, column: number): { code: string; reason: string } {
+    const opens = `${this.fieldName(column)} opens a quote at column ${open + 1}`;
+    return {
+      code: ALB_REJECT_CODES.badQuote,
+      reason:
+        close === -1
+          ? `${opens} that is never closed`
+          : `${opens} whose closing quote (column ${close + 1}) is followed by ${quoteValue(line[close + 1])} instead of a space; ALB writes quotes inside fields as \\x22, so the line is damaged`,
+    };
   }
 }
 
+/** Stores `ip:port` as its two keys; false when it has no port of 0-65535 after its last colon. */
+function storeEndpoint(line: string, from: number, to: number, values: unknown[], slot: number): boolean {
+  const colon = line.lastIndexOf(':', to - 1);
+  const port = colon > from ? parseInteger(line, colon + 1, to) : NOT_A_NUMBER;
+  if (Number.isNaN(port) || port < 0 || port > 65535) return false;
+  values[slot] = line.slice(from, colon);
+  values[slot + 1] = port;
+  return true;
+}
+
 /** Stores `request` and, when it reads `METHOD URL PROTOCOL`, its three parts. */
-function storeRequest(line: string, from: number, to: number, absent: boolean, values: unknown[], slot: number): void {
+function storeRequest(line: string, from: number, to: number, values: unknown[], slot: number): void {
+  values[slot] = line.slice(from, to);
   values[slot + 1] = null;
   values[slot + 2] = null;
   values[slot + 3] = null;
-  if (absent) {
-    values[slot] = null;
-    return;
-  }
-  values[slot] = line.slice(from, to);
   const firstSpace = line.indexOf(' ', from);
   const lastSpace = line.lastIndexOf(' ', to - 1);
   if (firstSpace === -1 || firstSpace >= to || lastSpace <= firstSpace) return;
@@ -256,7 +162,7 @@ function storeRequest(line: string, from: number, to: number, absent: boolean, v
 }
 
 function textOrNull(line: string, from: number, to: number): string | null {
-  if (to <= from || (to - from === 1 && line.charCodeAt(from) === DASH)) return null;
+  if (to <= from || isDash(line, from, to)) return null;
   return line.slice(from, to);
 }
 
@@ -341,31 +247,8 @@ function parseIsoTime(line: string, from: number, to: number): number {
     }
     for (let k = Math.min(fractionEnd, from + 23); k < from + 23; k++) ms *= 10;
   }
-  const date = new Date(Date.UTC(2000, month - 1, day, hour, minute, second, ms));
-  date.setUTCFullYear(year); // Date.UTC maps years 0-99 to 1900-1999
-  return date.getTime();
+  return utcEpochMs(year, month, day, hour, minute, second, ms);
 }
-
-function digitsAt(line: string, from: number, count: number): number {
-  let value = 0;
-  for (let i = from; i < from + count; i++) {
-    const d = line.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
-    value = value * 10 + d;
-  }
-  return value;
-}
-
-function daysInMonth(year: number, month: number): number {
-  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
-  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-}
-
-function fieldName(column: number): string {
-  return column < FIELD_COUNT ? `field "${ALB_FIELDS[column].name}" (field ${column + 1})` : `field ${column + 1}`;
-}
-
-/** Field separators: space and tab (and a stray \r). */
 
 /** The catalog's entry: `format: alb`. */
 export const albFormatComponent = defineFormat({ type: 'alb', schema: albFormatSchema, bareName: true, create: () => albFormat() });

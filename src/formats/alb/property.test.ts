@@ -4,13 +4,12 @@
  * (18 to 33 fields, plus extra fields) decode to exactly the values they were generated from,
  * and the output does not depend on how the bytes were chunked.
  */
-import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe } from 'node:test';
 import fc from 'fast-check';
 import { ALB_FIELDS, ALB_MIN_FIELDS, ALB_RECORD_KEYS, AlbKind, type AlbField } from './fields.js';
 import { albFormat } from './index.js';
 import { fuzzRuns } from '../../testing/fuzz.js';
-import { decodeChunked, isBlank, joinLines } from '../../testing/line-format-properties.js';
+import { decodeChunked, lineRecordProperties, spaceSeparatedLines, type GeneratedLine } from '../../testing/line-format-properties.js';
 
 const NUM_RUNS = fuzzRuns(300);
 const MAX_LINE_BYTES = 4096;
@@ -78,11 +77,6 @@ function generated(f: AlbField): fc.Arbitrary<Generated> {
   }
 }
 
-interface Line {
-  text: string | Uint8Array;
-  expected?: { fields: Values; time: number };
-}
-
 const validLine = fc
   .tuple(fc.integer({ min: ALB_MIN_FIELDS, max: ALB_FIELDS.length + 2 }), fc.tuple(...ALB_FIELDS.map(generated)), fc.array(bareText, { minLength: 2, maxLength: 2 }))
   .map(([count, values, extras]) => {
@@ -104,73 +98,16 @@ const validLine = fc
     return { tokens, expected: { fields, time } };
   });
 
-const randomBytes = fc.uint8Array({ maxLength: 80 }).map((bytes) => bytes.map((b) => (b === 0x0a || b === 0x0d ? 0x20 : b)));
-
-const line: fc.Arbitrary<Line> = fc.oneof(
-  { arbitrary: fc.tuple(validLine, fc.constantFrom(' ', ' ', '  ', '\t')).map(([v, sep]) => ({ text: v.tokens.join(sep), expected: v.expected })), weight: 10 },
-  { arbitrary: fc.tuple(validLine, fc.nat()).map(([v, k]) => ({ text: v.tokens.filter((_, i) => i !== k % v.tokens.length).join(' ') })), weight: 2 },
-  { arbitrary: fc.tuple(validLine, fc.nat(), fc.constantFrom('x', '1.2.3', '"', '""a', ':80', '-5x', '€')).map(([v, k, junk]) => ({ text: v.tokens.map((t, i) => (i === k % v.tokens.length ? junk : t)).join(' ') })), weight: 3 },
-  { arbitrary: fc.tuple(validLine, fc.nat()).map(([v, k]) => ({ text: v.tokens.join(' ').slice(0, k % 500) })), weight: 2 },
-  { arbitrary: randomBytes.map((text) => ({ text })), weight: 1 },
-  { arbitrary: fc.constantFrom('', ' ', '\t').map((text) => ({ text })), weight: 1 },
-  { arbitrary: validLine.map((v) => ({ text: `${v.tokens.join(' ')} "${'€'.repeat(MAX_LINE_BYTES / 2)}"` })), weight: 1 },
-);
+const line: fc.Arbitrary<GeneratedLine> = spaceSeparatedLines({
+  valid: validLine,
+  separator: fc.constantFrom(' ', ' ', '  ', '\t'),
+  junk: ['x', '1.2.3', '"', '""a', ':80', '-5x', '€'],
+  cutWithin: 500,
+  maxLineBytes: MAX_LINE_BYTES,
+});
 
 const decode = (bytes: Buffer, cuts: number[]) => decodeChunked(albFormat({ lines: { maxLineBytes: MAX_LINE_BYTES, batchLines: 5 } }), bytes, cuts, 'alb.log');
 
 describe('alb format properties', () => {
-  it('accounts for every line, decodes valid lines exactly, and ignores chunking', async () => {
-    const input = fc.record({ lines: fc.array(line, { maxLength: 12 }), crlf: fc.boolean(), finalNewline: fc.boolean(), cuts: fc.array(fc.nat(8000), { maxLength: 12 }) });
-    await fc.assert(
-      fc.asyncProperty(input, async ({ lines, crlf, finalNewline, cuts }) => {
-        // Prepare
-        const { bytes, texts } = joinLines(lines, crlf, finalNewline);
-
-        // Act
-        const whole = await decode(bytes, []);
-        const cut = await decode(bytes, cuts);
-
-        // Assess
-        assert.deepEqual(cut, whole);
-        const outcomes = [...whole.records.map((r) => r.origin.line), ...whole.rejects.map((r) => r.origin.line)].sort((a, b) => a - b);
-        assert.deepEqual(outcomes, texts.flatMap((t, i) => (isBlank(t) ? [] : [i + 1])));
-        for (const r of whole.records) assert.equal(r.id, `p-${r.origin.line}`);
-        lines.forEach((l, i) => {
-          if (l.expected === undefined) return;
-          const record = whole.records.find((r) => r.origin.line === i + 1);
-          const reject = whole.rejects.find((r) => r.origin.line === i + 1);
-          assert.ok(record, `valid line ${i + 1} rejected: ${reject?.reason}\n${texts[i]}`);
-          assert.deepEqual(record.fields, l.expected.fields);
-          assert.equal(record.time, l.expected.time);
-        });
-      }),
-      { numRuns: NUM_RUNS },
-    );
-  });
-
-  it('never throws on arbitrary bytes cut anywhere', async () => {
-    const input = fc.record({
-      pieces: fc.array(fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.constantFrom('\n', '"', '\\', ' - ', 'http 2018-07-02T22:23:00.186641Z ', '1.2.3.4:80 ', '€').map((s) => Buffer.from(s))), { maxLength: 40 }),
-      cuts: fc.array(fc.nat(2000), { maxLength: 12 }),
-    });
-    await fc.assert(
-      fc.asyncProperty(input, async ({ pieces, cuts }) => {
-        // Prepare
-        const bytes = Buffer.concat(pieces.map((p) => Buffer.from(p)));
-        let text = bytes.toString('utf8');
-        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-        const lines = text === '' ? [] : text.split('\n');
-        if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-
-        // Act
-        const whole = await decode(bytes, []);
-        const cut = await decode(bytes, cuts);
-
-        // Assess
-        assert.deepEqual(cut, whole);
-        assert.equal(whole.records.length + whole.rejects.length, lines.filter((l) => !isBlank(l)).length);
-      }),
-      { numRuns: NUM_RUNS },
-    );
-  });
+  lineRecordProperties({ decode, line, maxCut: 8000, syntax: ['\n', '"', '\\', ' - ', 'http 2018-07-02T22:23:00.186641Z ', '1.2.3.4:80 ', '€'], numRuns: NUM_RUNS });
 });

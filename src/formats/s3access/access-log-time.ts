@@ -3,9 +3,9 @@
  * brackets), read by hand because it runs once per line. Lines of one object mostly share their
  * second, so the reader remembers the last text it converted.
  */
+import { daysInMonth, digitsAt, utcEpochMs } from '../../core/lines/date-text.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 /** `dd/Mon/yyyy:HH:MM:SS +hhmm` */
 const TEXT_LENGTH = 26;
 
@@ -36,40 +36,25 @@ export function parseAccessLogTime(text: string, from = 0, to = text.length): Ac
   if (to - from !== TEXT_LENGTH) return undefined;
   const at = (offset: number): number => text.charCodeAt(from + offset);
   if (at(2) !== 47 || at(6) !== 47 || at(11) !== 58 || at(14) !== 58 || at(17) !== 58 || at(20) !== 32) return undefined;
-  const day = digits(text, from, 2);
+  const day = digitsAt(text, from, 2);
   const month = MONTHS.indexOf(text.slice(from + 3, from + 6));
-  const year = digits(text, from + 7, 4);
-  const hour = digits(text, from + 12, 2);
-  const minute = digits(text, from + 15, 2);
-  const second = digits(text, from + 18, 2);
+  const year = digitsAt(text, from + 7, 4);
+  const hour = digitsAt(text, from + 12, 2);
+  const minute = digitsAt(text, from + 15, 2);
+  const second = digitsAt(text, from + 18, 2);
   const sign = at(21);
-  const offsetHours = digits(text, from + 22, 2);
-  const offsetMinutes = digits(text, from + 24, 2);
+  const offsetHours = digitsAt(text, from + 22, 2);
+  const offsetMinutes = digitsAt(text, from + 24, 2);
   if (month === -1 || day < 1 || year < 0 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return undefined;
   if ((sign !== 43 && sign !== 45) || offsetHours < 0 || offsetHours > 23 || offsetMinutes < 0 || offsetMinutes > 59) return undefined;
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  if (day > (month === 1 && !leap ? 28 : DAYS_IN_MONTH[month])) return undefined;
+  if (day > daysInMonth(year, month + 1)) return undefined;
 
   const offsetMs = (sign === 45 ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
-  // Date.UTC maps years 0-99 to 1900-1999; setUTCFullYear does not.
-  const utc = new Date(Date.UTC(2000, month, day, hour, minute, second));
-  utc.setUTCFullYear(year);
-  const epochMs = utc.getTime() - offsetMs;
+  const epochMs = utcEpochMs(year, month + 1, day, hour, minute, second) - offsetMs;
   const local =
     `${pad(year, 4)}-${pad(month + 1, 2)}-${pad(day, 2)}T${pad(hour, 2)}:${pad(minute, 2)}:${pad(second, 2)}`;
   const iso = offsetMs === 0 ? `${local}Z` : `${local}${sign === 45 ? '-' : '+'}${pad(offsetHours, 2)}:${pad(offsetMinutes, 2)}`;
   return { epochMs, iso };
-}
-
-/** The non-negative integer written with exactly `count` digits at `from`, or -1. */
-function digits(text: string, from: number, count: number): number {
-  let value = 0;
-  for (let i = from; i < from + count; i++) {
-    const d = text.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
-    value = value * 10 + d;
-  }
-  return value;
 }
 
 function pad(value: number, width: number): string {

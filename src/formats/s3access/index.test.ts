@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import type { Rejection, SluiceRecord } from '../../core/record.js';
+import { decodeInChunks } from '../../testing/line-format-properties.js';
 import { fixturePath } from '../../testing/repo-root.js';
 import { parseAccessLogTime } from './access-log-time.js';
 import { S3ACCESS_FIELDS } from './fields.js';
@@ -10,25 +10,9 @@ import { S3ACCESS_REJECT_CODES, s3accessFormat, type S3accessOptions } from './i
 const ID_PREFIX = 'feedfacecafebeef';
 const OWNER = '79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be';
 
-interface Decoded {
-  records: SluiceRecord[];
-  rejects: Rejection[];
-}
+const CTX = { object: { uri: 's3://logs/access/2019-02-06-00-00-38-EXAMPLE', key: 'access/2019-02-06-00-00-38-EXAMPLE' }, idPrefix: ID_PREFIX };
 
-async function* chunks(bytes: Uint8Array, size: number): AsyncIterable<Uint8Array> {
-  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
-}
-
-async function decode(bytes: Uint8Array | string, options?: S3accessOptions, chunkSize = 64 * 1024): Promise<Decoded> {
-  const input = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
-  const out: Decoded = { records: [], rejects: [] };
-  const ctx = { object: { uri: 's3://logs/access/2019-02-06-00-00-38-EXAMPLE', key: 'access/2019-02-06-00-00-38-EXAMPLE' }, idPrefix: ID_PREFIX };
-  for await (const batch of s3accessFormat(options).decode(chunks(input, chunkSize), ctx)) {
-    out.records.push(...batch.records);
-    out.rejects.push(...batch.rejects);
-  }
-  return out;
-}
+const decode = (bytes: Uint8Array | string, options?: S3accessOptions, chunkSize?: number) => decodeInChunks(s3accessFormat(options), bytes, CTX, chunkSize);
 
 const readFixture = (...parts: string[]): Buffer => readFileSync(fixturePath(...parts));
 

@@ -25,14 +25,12 @@
  * Speed: one pass over each line's char codes that finds, converts and stores each field; one
  * generated object literal per record (one hidden class); no regex on the hot path.
  */
-import type { DecodeContext, Format, RecordBatch } from '../../core/component.js';
-import type { Rejection, SluiceRecord } from '../../core/record.js';
-import { recordId } from '../../core/record.js';
-import { decodeLineRecords, isSpace, quoteValue, truncateRaw } from '../../core/lines/line-records.js';
+import type { Format } from '../../core/component.js';
+import { isSpace, lineRecordsFormat } from '../../core/lines/line-records.js';
+import { BARE_FIELD, FieldLineParser, fieldLineLayout, isDash } from '../../core/lines/field-line-parser.js';
 import type { SplitLinesOptions } from '../../core/lines/lines.js';
 import { AccessLogTimeReader } from './access-log-time.js';
 import { INTEGER_COLUMNS, S3ACCESS_FIELDS, S3ACCESS_MIN_FIELDS, TIME_COLUMN } from './fields.js';
-import { compileRecordBuilder } from '../../core/lines/record-builder.js';
 import { defineFormat } from '../../core/component.js';
 import { s3accessFormatSchema } from './config.js';
 
@@ -50,9 +48,11 @@ export const S3ACCESS_REJECT_CODES = {
   lineTooLong: 'LINE_TOO_LONG',
 } as const;
 
-/** Rejected lines keep at most this many characters of their text. */
-
-const FIELD_COUNT = S3ACCESS_FIELDS.length;
+const LAYOUT = fieldLineLayout(
+  S3ACCESS_FIELDS.map((name) => ({ name, keys: [name] })),
+  S3ACCESS_MIN_FIELDS,
+  S3ACCESS_REJECT_CODES.fieldCount,
+);
 const K_STRING = 0;
 const K_INTEGER = 1;
 const K_TIME = 2;
@@ -60,12 +60,7 @@ const KINDS = Uint8Array.from(S3ACCESS_FIELDS, (_, column) => (column === TIME_C
 
 const REQUEST_URI_COLUMN = S3ACCESS_FIELDS.indexOf('request_uri');
 const QUOTE = 34;
-const DASH = 45;
-const LBRACKET = 91;
 const RBRACKET = 93;
-
-/** One object literal per record, so every record shares one hidden class. */
-const buildFields = compileRecordBuilder(S3ACCESS_FIELDS);
 
 /**
  * Creates the `s3access` format.
@@ -74,128 +69,53 @@ const buildFields = compileRecordBuilder(S3ACCESS_FIELDS);
  * const format = s3accessFormat();
  * for await (const { records, rejects } of format.decode(bytes, { object, idPrefix })) { ... }
  */
-export const s3accessFormat = (options: S3accessOptions = {}): Format => ({
-  name: 's3access',
-  decode(input: AsyncIterable<Uint8Array>, ctx: DecodeContext): AsyncIterable<RecordBatch> {
-    return decodeLineRecords(input, ctx, new AccessLineParser(ctx.object.uri, ctx.idPrefix), { lines: options.lines, lineTooLongCode: S3ACCESS_REJECT_CODES.lineTooLong, expected: 'an S3 access log' });
-  },
-});
+export const s3accessFormat = (options: S3accessOptions = {}): Format =>
+  lineRecordsFormat('s3access', (object, idPrefix) => new AccessLineParser(object, idPrefix, LAYOUT), {
+    lines: options.lines,
+    lineTooLongCode: S3ACCESS_REJECT_CODES.lineTooLong,
+    expected: 'an S3 access log',
+  });
 
-class AccessLineParser {
-  /** Scratch row filled for one line and consumed in the same synchronous call. */
-  private readonly values: unknown[] = new Array<unknown>(FIELD_COUNT).fill(null);
+class AccessLineParser extends FieldLineParser {
   private readonly times = new AccessLogTimeReader();
 
-  constructor(
-    private readonly object: string,
-    private readonly idPrefix: string,
-  ) {}
-
-  /**
-   * One pass: find each field, convert it by its column's kind, remember the first conversion
-   * error, and count fields to the end so that a wrong field count (the more basic problem) is
-   * reported in preference to a bad value.
-   */
-  parse(line: string, from: number, lineNumber: number, records: SluiceRecord[], rejects: Rejection[]): void {
-    const values = this.values;
-    const n = line.length;
-    let column = 0;
-    let i = from;
-    let epochMs = Number.NaN;
-    let extra: string[] | undefined;
-    let errorColumn = -1;
-    let errorFrom = 0;
-    let errorTo = 0;
-
-    while (i < n) {
-      let tokenFrom: number;
-      let tokenTo: number;
-      const c = line.charCodeAt(i);
-      if (c === QUOTE || (c === LBRACKET && column === TIME_COLUMN)) {
-        const close =
-          c === QUOTE && column === REQUEST_URI_COLUMN ? closingQuoteBeforeStatus(line, i + 1) : closingMark(line, i + 1, c === QUOTE ? QUOTE : RBRACKET);
-        if (close === -1) {
-          this.reject(rejects, lineNumber, line, S3ACCESS_REJECT_CODES.unterminated, `line ${lineNumber}: ${fieldName(column)} opens ${c === QUOTE ? 'a quote' : 'a bracket'} at column ${i + 1} that is never closed (a closing ${c === QUOTE ? '"' : ']'} followed by a space or the line's end)`);
-          return;
-        }
-        tokenFrom = i + 1;
-        tokenTo = close;
-        i = close + 1;
-      } else {
-        tokenFrom = i;
-        while (i < n && !isSpace(line.charCodeAt(i))) i++;
-        tokenTo = i;
-      }
-
-      if (column >= FIELD_COUNT) {
-        (extra ??= []).push(line.slice(tokenFrom, tokenTo));
-      } else if (errorColumn === -1) {
-        const kind = KINDS[column];
-        let value: unknown = null;
-        if (tokenTo - tokenFrom === 1 && line.charCodeAt(tokenFrom) === DASH) {
-          // "-": the field does not apply to this request.
-        } else if (kind === K_STRING) {
-          value = line.slice(tokenFrom, tokenTo);
-        } else if (kind === K_INTEGER) {
-          value = parseNonNegativeInteger(line, tokenFrom, tokenTo);
-          if (value === -1) errorColumn = column;
-        } else {
-          const time = this.times.read(line, tokenFrom, tokenTo);
-          if (time === undefined) {
-            errorColumn = column;
-          } else {
-            value = time.iso;
-            epochMs = time.epochMs;
-          }
-        }
-        if (errorColumn === column) {
-          errorFrom = tokenFrom;
-          errorTo = tokenTo;
-        }
-        values[column] = value;
-      }
-      column++;
-      while (i < n && isSpace(line.charCodeAt(i))) i++;
+  protected override store(line: string, from: number, to: number, column: number): boolean {
+    const kind = KINDS[column];
+    let value: unknown = null;
+    if (isDash(line, from, to)) {
+      // "-": the field does not apply to this request.
+    } else if (kind === K_STRING) {
+      value = line.slice(from, to);
+    } else if (kind === K_INTEGER) {
+      value = parseNonNegativeInteger(line, from, to);
+      if (value === -1) return false;
+    } else {
+      const time = this.times.read(line, from, to);
+      if (time === undefined) return false;
+      value = time.iso;
+      this.epochMs = time.epochMs;
     }
-
-    if (column < S3ACCESS_MIN_FIELDS) {
-      this.reject(
-        rejects,
-        lineNumber,
-        line,
-        S3ACCESS_REJECT_CODES.fieldCount,
-        `line ${lineNumber}: expected at least ${S3ACCESS_MIN_FIELDS} fields (bucket_owner … version_id; newer lines have up to ${FIELD_COUNT}) but found ${column}`,
-      );
-      return;
-    }
-    if (errorColumn !== -1) {
-      const kind = KINDS[errorColumn];
-      const found = quoteValue(line.slice(errorFrom, errorTo));
-      this.reject(
-        rejects,
-        lineNumber,
-        line,
-        kind === K_TIME ? S3ACCESS_REJECT_CODES.badTime : S3ACCESS_REJECT_CODES.badInteger,
-        kind === K_TIME
-          ? `line ${lineNumber}: field "time" (field 3) must be a time like [06/Feb/2019:00:00:38 +0000], found ${found}`
-          : `line ${lineNumber}: field "${S3ACCESS_FIELDS[errorColumn]}" (field ${errorColumn + 1}) must be a non-negative integer or "-", found ${found}`,
-      );
-      return;
-    }
-    for (let k = column; k < FIELD_COUNT; k++) values[k] = null;
-
-    const fields = buildFields(values);
-    if (extra !== undefined) fields.extra_fields = extra;
-    const origin = { object: this.object, line: lineNumber };
-    records.push(
-      Number.isNaN(epochMs)
-        ? { id: recordId(this.idPrefix, lineNumber), origin, fields }
-        : { id: recordId(this.idPrefix, lineNumber), origin, time: epochMs, fields },
-    );
+    this.values[column] = value;
+    return true;
   }
 
-  private reject(rejects: Rejection[], lineNumber: number, line: string, code: string, reason: string): void {
-    rejects.push({ origin: { object: this.object, line: lineNumber }, code, reason, raw: truncateRaw(line) });
+  protected override badValue(column: number): { code: string; expected: string } {
+    return KINDS[column] === K_TIME
+      ? { code: S3ACCESS_REJECT_CODES.badTime, expected: 'must be a time like [06/Feb/2019:00:00:38 +0000]' }
+      : { code: S3ACCESS_REJECT_CODES.badInteger, expected: 'must be a non-negative integer or "-"' };
+  }
+
+  protected override markedFieldEnd(line: string, open: number, column: number): number {
+    if (line.charCodeAt(open) === QUOTE) return column === REQUEST_URI_COLUMN ? closingQuoteBeforeStatus(line, open + 1) : closingMark(line, open + 1, QUOTE);
+    return column === TIME_COLUMN ? closingMark(line, open + 1, RBRACKET) : BARE_FIELD;
+  }
+
+  protected override badMark(line: string, open: number, _close: number, column: number): { code: string; reason: string } {
+    const quote = line.charCodeAt(open) === QUOTE;
+    return {
+      code: S3ACCESS_REJECT_CODES.unterminated,
+      reason: `${this.fieldName(column)} opens ${quote ? 'a quote' : 'a bracket'} at column ${open + 1} that is never closed (a closing ${quote ? '"' : ']'} followed by a space or the line's end)`,
+    };
   }
 }
 
@@ -270,12 +190,6 @@ function parseNonNegativeInteger(line: string, from: number, to: number): number
   }
   return Number.isSafeInteger(value) ? value : -1;
 }
-
-function fieldName(column: number): string {
-  return column < FIELD_COUNT ? `field "${S3ACCESS_FIELDS[column]}" (field ${column + 1})` : `field ${column + 1}`;
-}
-
-/** Field separators: space and tab (and a stray \r). */
 
 /** The catalog's entry: `format: s3access`. */
 export const s3accessFormatComponent = defineFormat({ type: 's3access', schema: s3accessFormatSchema, bareName: true, create: () => s3accessFormat() });

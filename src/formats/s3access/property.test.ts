@@ -4,13 +4,12 @@
  * decode to exactly the values they were generated from (any of the 18 to 27 documented field
  * counts, plus extra fields), and the output does not depend on how the bytes were chunked.
  */
-import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe } from 'node:test';
 import fc from 'fast-check';
 import { S3ACCESS_FIELDS, S3ACCESS_MIN_FIELDS } from './fields.js';
 import { s3accessFormat } from './index.js';
 import { fuzzRuns } from '../../testing/fuzz.js';
-import { decodeChunked, isBlank, joinLines } from '../../testing/line-format-properties.js';
+import { decodeChunked, lineRecordProperties, spaceSeparatedLines, type ExpectedRecord, type GeneratedLine } from '../../testing/line-format-properties.js';
 
 const NUM_RUNS = fuzzRuns(300);
 const MAX_LINE_BYTES = 4096;
@@ -19,12 +18,6 @@ const INTEGERS = new Set(['http_status', 'bytes_sent', 'object_size', 'total_tim
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 type Value = string | number | null;
-
-interface Line {
-  text: string | Uint8Array;
-  /** For untouched valid lines: the fields and time the decoder must produce. */
-  expected?: { fields: Record<string, unknown>; time: number };
-}
 
 const bareText = fc.string({ unit: fc.constantFrom(...'ABCxyz019./:=+_-%@'), minLength: 1, maxLength: 16 }).filter((s) => s !== '-');
 /** Quoted content: spaces, and quotes that are never followed by a space (S3 does not escape them). */
@@ -72,7 +65,7 @@ const timeValue = fc
     return { text, iso, epoch };
   });
 
-const validLine: fc.Arbitrary<{ tokens: string[]; expected: { fields: Record<string, unknown>; time: number } }> = fc
+const validLine: fc.Arbitrary<{ tokens: string[]; expected: ExpectedRecord }> = fc
   .tuple(
     fc.integer({ min: S3ACCESS_MIN_FIELDS, max: S3ACCESS_FIELDS.length + 2 }),
     timeValue,
@@ -99,75 +92,17 @@ const validLine: fc.Arbitrary<{ tokens: string[]; expected: { fields: Record<str
   });
 
 const separator = fc.constantFrom(' ', ' ', ' ', '  ', '\t');
-const randomBytes = fc.uint8Array({ maxLength: 80 }).map((bytes) => bytes.map((b) => (b === 0x0a || b === 0x0d ? 0x20 : b)));
 
-const line: fc.Arbitrary<Line> = fc.oneof(
-  { arbitrary: fc.tuple(validLine, fc.array(separator, { minLength: 1, maxLength: 3 })).map(([v, seps]) => ({ text: v.tokens.join(seps[0]), expected: v.expected })), weight: 10 },
-  // a field dropped or doubled, a value garbled, a quote cut off, junk
-  { arbitrary: fc.tuple(validLine, fc.nat()).map(([v, k]) => ({ text: v.tokens.filter((_, i) => i !== k % v.tokens.length).join(' ') })), weight: 2 },
-  { arbitrary: fc.tuple(validLine, fc.nat(), fc.constantFrom('x', '1.5', '"', '[', ']', '""', '-5', '€')).map(([v, k, junk]) => ({ text: v.tokens.map((t, i) => (i === k % v.tokens.length ? junk : t)).join(' ') })), weight: 3 },
-  { arbitrary: fc.tuple(validLine, fc.nat()).map(([v, k]) => ({ text: v.tokens.join(' ').slice(0, k % 400) })), weight: 2 },
-  { arbitrary: randomBytes.map((text) => ({ text })), weight: 1 },
-  { arbitrary: fc.constantFrom('', ' ', '\t').map((text) => ({ text })), weight: 1 },
-  { arbitrary: validLine.map((v) => ({ text: `${v.tokens.join(' ')} "${'€'.repeat(MAX_LINE_BYTES / 2)}"` })), weight: 1 },
-);
+const line: fc.Arbitrary<GeneratedLine> = spaceSeparatedLines({
+  valid: validLine,
+  separator: fc.array(separator, { minLength: 1, maxLength: 3 }).map((seps) => seps[0]),
+  junk: ['x', '1.5', '"', '[', ']', '""', '-5', '€'],
+  cutWithin: 400,
+  maxLineBytes: MAX_LINE_BYTES,
+});
 
 const decode = (bytes: Buffer, cuts: number[]) => decodeChunked(s3accessFormat({ lines: { maxLineBytes: MAX_LINE_BYTES, batchLines: 5 } }), bytes, cuts, 'access.log');
 
 describe('s3access format properties', () => {
-  it('accounts for every line, decodes valid lines exactly, and ignores chunking', async () => {
-    const input = fc.record({ lines: fc.array(line, { maxLength: 12 }), crlf: fc.boolean(), finalNewline: fc.boolean(), cuts: fc.array(fc.nat(6000), { maxLength: 12 }) });
-    await fc.assert(
-      fc.asyncProperty(input, async ({ lines, crlf, finalNewline, cuts }) => {
-        // Prepare
-        const { bytes, texts } = joinLines(lines, crlf, finalNewline);
-
-        // Act
-        const whole = await decode(bytes, []);
-        const cut = await decode(bytes, cuts);
-
-        // Assess
-        assert.deepEqual(cut, whole);
-        const outcomes = [...whole.records.map((r) => r.origin.line), ...whole.rejects.map((r) => r.origin.line)].sort((a, b) => a - b);
-        const expectedLines = texts.flatMap((t, i) => (isBlank(t) ? [] : [i + 1]));
-        assert.deepEqual(outcomes, expectedLines);
-        for (const r of whole.records) assert.equal(r.id, `p-${r.origin.line}`);
-        lines.forEach((l, i) => {
-          if (l.expected === undefined) return;
-          const record = whole.records.find((r) => r.origin.line === i + 1);
-          const reject = whole.rejects.find((r) => r.origin.line === i + 1);
-          assert.ok(record, `valid line ${i + 1} rejected: ${reject?.reason}\n${texts[i]}`);
-          assert.deepEqual(record.fields, l.expected.fields);
-          assert.equal(record.time, l.expected.time);
-        });
-      }),
-      { numRuns: NUM_RUNS },
-    );
-  });
-
-  it('never throws on arbitrary bytes cut anywhere', async () => {
-    const input = fc.record({
-      pieces: fc.array(fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.constantFrom('\n', '"', '[', ']', ' - ', '[06/Feb/2019:00:00:38 +0000]', '€').map((s) => Buffer.from(s))), { maxLength: 40 }),
-      cuts: fc.array(fc.nat(2000), { maxLength: 12 }),
-    });
-    await fc.assert(
-      fc.asyncProperty(input, async ({ pieces, cuts }) => {
-        // Prepare
-        const bytes = Buffer.concat(pieces.map((p) => Buffer.from(p)));
-        let text = bytes.toString('utf8');
-        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-        const lines = text === '' ? [] : text.split('\n');
-        if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-
-        // Act
-        const whole = await decode(bytes, []);
-        const cut = await decode(bytes, cuts);
-
-        // Assess
-        assert.deepEqual(cut, whole);
-        assert.equal(whole.records.length + whole.rejects.length, lines.filter((l) => !isBlank(l)).length);
-      }),
-      { numRuns: NUM_RUNS },
-    );
-  });
+  lineRecordProperties({ decode, line, maxCut: 6000, syntax: ['\n', '"', '[', ']', ' - ', '[06/Feb/2019:00:00:38 +0000]', '€'], numRuns: NUM_RUNS });
 });

@@ -19,9 +19,10 @@
  *   Renaming it into place is the unit writer's job, at commit, after every part is finished.
  */
 import { once } from 'node:events';
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { createGzip, type Gzip, type ZlibOptions } from 'node:zlib';
-import { removeFile, writeFully } from '../../core/atomic-file.js';
+import { writeFully } from '../../core/atomic-file.js';
+import { openPartFile, PartFileWriter } from './part-file-writer.js';
 
 export interface PartWriterOptions {
   compression: 'gzip' | 'none';
@@ -39,7 +40,7 @@ const GZIP_CHUNK_SIZE = 256 * 1024;
  */
 const GZIP_INPUT_HIGH_WATER_MARK = 1024 * 1024;
 
-export class NdjsonPartWriter {
+export class NdjsonPartWriter extends PartFileWriter {
   /** Uncompressed bytes appended so far (what the part size target is measured against). */
   bytes = 0;
   /** Lines appended so far. */
@@ -59,20 +60,18 @@ export class NdjsonPartWriter {
   private used = 0;
   /** Full batches waiting for `flush()`. */
   private readonly ready: Buffer[] = [];
-  private readonly handle: FileHandle;
   /** The gzip stream; absent without compression, where batches go straight to the file. */
   private readonly gzip: Gzip | undefined;
   /** Settles when everything given to gzip is in the file (resolved at once without gzip). */
   private readonly done: Promise<void>;
   private failure: Error | undefined;
-  private state: 'open' | 'finished' | 'discarded' = 'open';
 
   private constructor(
-    readonly tempPath: string,
+    tempPath: string,
     handle: FileHandle,
     options: PartWriterOptions,
   ) {
-    this.handle = handle;
+    super(tempPath, handle);
     if (options.compression === 'gzip') {
       const gzipOptions = {
         level: options.gzipLevel,
@@ -92,8 +91,8 @@ export class NdjsonPartWriter {
   }
 
   /** Opens `tempPath` (a staged file of the sink's place, see core/place) for writing. */
-  static async open(tempPath: string, options: PartWriterOptions): Promise<NdjsonPartWriter> {
-    const handle = await open(tempPath, 'w');
+  static async open(path: string, options: PartWriterOptions): Promise<NdjsonPartWriter> {
+    const { tempPath, handle } = await openPartFile(path);
     return new NdjsonPartWriter(tempPath, handle, options);
   }
 
@@ -138,24 +137,17 @@ export class NdjsonPartWriter {
     await this.flush();
     this.gzip?.end();
     await this.done;
-    await this.handle.sync();
-    await this.handle.close();
-    this.state = 'finished';
+    await this.closeFinished();
   }
 
-  /** Stops writing and deletes the temp file (also after `finish`). Never throws. */
-  async discard(): Promise<void> {
-    if (this.state === 'discarded') return;
-    const wasOpen = this.state === 'open';
-    this.state = 'discarded';
+  protected override release(): void {
     this.ready.length = 0;
     this.used = 0;
-    if (wasOpen) {
-      this.gzip?.destroy();
-      await this.done.catch(() => undefined);
-      await this.handle.close().catch(() => undefined);
-    }
-    await removeFile(this.tempPath).catch(() => undefined);
+  }
+
+  protected override async stopWriting(): Promise<void> {
+    this.gzip?.destroy();
+    await this.done.catch(() => undefined);
   }
 
   /** Moves the bytes of the current batch to the ready list; starts a fresh batch if `more`. */

@@ -2,46 +2,18 @@
  * IP address parsing for the lookup hot path: char-code loops, no regex, no allocation.
  *
  * - IPv4 becomes an unsigned 32-bit integer (a non-negative JS number), or -1 when the text is
- *   not a dotted quad with octets 0-255 and no leading zeros (the rule of `net.isIPv4`).
+ *   not a dotted quad with octets 0-255 and no leading zeros (the rule of `net.isIPv4`); the
+ *   parser is the kit's (core/ip-address.ts), which flow log decoding checks addresses with.
  * - IPv6 is written into a caller-owned `Uint32Array(4)` (most significant word first) and the
  *   function says whether the text was a valid address: 1-4 hex digits per group, at most one
  *   `::` standing for at least one zero group, an optional dotted quad as the last 32 bits (the
  *   rule of `net.isIPv6`, without zone ids).
  */
-
-/** The IPv4 address in `text[from, to)` as an unsigned 32-bit integer, or -1. */
-export function parseIpv4Range(text: string, from: number, to: number): number {
-  let address = 0;
-  let octets = 0;
-  let digits = 0;
-  let value = 0;
-  let leadingZero = false;
-  for (let i = from; i < to; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      if (digits === 0) leadingZero = c === 48;
-      else if (leadingZero) return -1;
-      value = value * 10 + (c - 48);
-      if (value > 255) return -1;
-      digits++;
-    } else if (c === 46) {
-      if (digits === 0 || octets === 3) return -1;
-      address = address * 256 + value;
-      octets++;
-      digits = 0;
-      value = 0;
-    } else {
-      return -1;
-    }
-  }
-  if (octets !== 3 || digits === 0) return -1;
-  // Multiplication instead of shifts keeps the result positive without a final `>>> 0`.
-  return address * 256 + value;
-}
+import { parseIpv4At } from '../../core/ip-address.js';
 
 /** The IPv4 address `text` as an unsigned 32-bit integer, or -1. */
 export function parseIpv4(text: string): number {
-  return parseIpv4Range(text, 0, text.length);
+  return parseIpv4At(text, 0, text.length);
 }
 
 /** Scratch 16-bit groups for parseIpv6; module-level so the hot path allocates nothing. */
@@ -84,7 +56,7 @@ export function parseIpv6(text: string, out: Uint32Array): boolean {
     if (i < n && (text.charCodeAt(i) === 46 || digits > 4)) {
       // A dotted quad fills the last two groups and must end the text.
       if (count > 6) return false;
-      const v4 = parseIpv4Range(text, start, n);
+      const v4 = parseIpv4At(text, start, n);
       if (v4 < 0) return false;
       groups[count++] = Math.floor(v4 / 65536);
       groups[count++] = v4 & 0xffff;

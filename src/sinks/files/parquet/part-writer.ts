@@ -17,13 +17,14 @@
  * - Calls are sequential: the caller awaits `flush()` when `append` asks for it, and never
  *   calls `append` during a `flush`.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import type { FileMetaData, RowGroup } from 'hyparquet';
 import { ByteWriter } from 'hyparquet-writer';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
 import type { SluiceError } from '../../../core/errors.js';
 import type { SluiceRecord } from '../../../core/record.js';
-import { removeFile, writeFully } from '../../../core/atomic-file.js';
+import { writeFully } from '../../../core/atomic-file.js';
+import { openPartFile, PartFileWriter } from '../part-file-writer.js';
 import { ChunkScratch, chunkCodec, encodeColumnChunk, type ChunkCodec, type ParquetCompression } from './column-chunk.js';
 import { inferParquetFields, OVERFLOW_COLUMN, type ParquetField } from './schema.js';
 import { RecordShredder } from './shredder.js';
@@ -53,7 +54,7 @@ const STATISTICS_TRUNCATE_LENGTH = 64;
 /** Row counts between two checks of the (summing) memory estimate. */
 const MEMORY_CHECK_ROWS = 32;
 
-export class ParquetPartWriter {
+export class ParquetPartWriter extends PartFileWriter {
   /** File bytes written so far (what the part size target is measured against). */
   size = MAGIC.length;
   /** Records written or buffered, rejected ones not counted. */
@@ -65,27 +66,20 @@ export class ParquetPartWriter {
   private sample: SluiceRecord[] | undefined = [];
   private readonly rowGroups: RowGroup[] = [];
   private rowsWritten = 0;
-  private state: 'open' | 'finished' | 'discarded' = 'open';
 
   private constructor(
-    readonly tempPath: string,
-    private readonly handle: FileHandle,
+    tempPath: string,
+    handle: FileHandle,
     private readonly options: ParquetPartOptions,
   ) {
+    super(tempPath, handle);
     this.codec = chunkCodec(options.compression);
     if (options.fields !== undefined) this.useSchema(options.fields);
   }
 
   /** Opens `tempPath` (a staged file of the sink's place, see core/place) and writes the magic. */
-  static async open(tempPath: string, options: ParquetPartOptions): Promise<ParquetPartWriter> {
-    const handle = await open(tempPath, 'w');
-    try {
-      await writeFully(handle, MAGIC);
-    } catch (err) {
-      await handle.close().catch(() => undefined);
-      await removeFile(tempPath).catch(() => undefined);
-      throw err;
-    }
+  static async open(path: string, options: ParquetPartOptions): Promise<ParquetPartWriter> {
+    const { tempPath, handle } = await openPartFile(path, MAGIC);
     return new ParquetPartWriter(tempPath, handle, options);
   }
 
@@ -153,20 +147,12 @@ export class ParquetPartWriter {
     const bytes = footer.getBytes();
     await writeAll(this.handle, [bytes]);
     this.size += bytes.length;
-    await this.handle.sync();
-    await this.handle.close();
-    this.state = 'finished';
+    await this.closeFinished();
   }
 
-  /** Stops writing and deletes the temp file (also after `finish`). Never throws. */
-  async discard(): Promise<void> {
-    if (this.state === 'discarded') return;
-    const wasOpen = this.state === 'open';
-    this.state = 'discarded';
+  protected override release(): void {
     this.sample = undefined;
     this.shredder?.release();
-    if (wasOpen) await this.handle.close().catch(() => undefined);
-    await removeFile(this.tempPath).catch(() => undefined);
   }
 
   private inferSchema(): void {
