@@ -1,7 +1,7 @@
 /**
  * A complete CDK app deploying Sluice: S3 notifications -> SQS (+ DLQ) -> Lambda -> OpenSearch, a
  * Step Functions backfill over the prefix, alarms to SNS, the OpenSearch password from Secrets
- * Manager. Synthesize it offline from the repository root with `npm run synth` (cdk.out lands in
+ * Manager, rejected records kept with their reason in a dead-letter bucket. Synthesize it offline from the repository root with `npm run synth` (cdk.out lands in
  * examples/cdk-app/cdk.out), or with the CDK CLI from this folder (`cdk synth`, see cdk.json).
  *
  * In your own app: `import { SluicePipeline } from 'sluice/cdk'`.
@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { App, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
@@ -22,14 +22,30 @@ const exampleDir = (() => {
   return path.join(dir, 'examples', 'cdk-app');
 })();
 
+/** The bucket pipeline.yaml's runtime.deadLetters names. */
+export const DEAD_LETTER_BUCKET = 'example-sluice-dead-letters-123456789012';
+
 export class FlowLogsStack extends Stack {
   readonly pipeline: SluicePipeline;
+  readonly deadLetters: s3.Bucket;
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
     // The bucket VPC Flow Logs already deliver to, and the secret holding the OpenSearch password.
     const logs = s3.Bucket.fromBucketName(this, 'FlowLogsBucket', 'example-flow-logs-123456789012');
     const openSearchSecret = secretsmanager.Secret.fromSecretNameV2(this, 'OpenSearchSecret', 'sluice/opensearch');
+    // Where rejected lines go (pipeline.yaml names it in runtime.deadLetters): a function's own
+    // disk does not outlive it. Kept on stack deletion: it is the record of what was rejected and why.
+    this.deadLetters = new s3.Bucket(this, 'DeadLetters', {
+      bucketName: DEAD_LETTER_BUCKET,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      // A function stopped mid-upload leaves an incomplete multipart upload; the next attempt
+      // aborts its own, this rule the rest.
+      lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
 
     this.pipeline = new SluicePipeline(this, 'FlowLogs', {
       sourceBucket: logs,

@@ -12,7 +12,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { synthesizeExample } from '../../examples/cdk-app/app.js';
+import { DEAD_LETTER_BUCKET, synthesizeExample } from '../../examples/cdk-app/app.js';
 import { SluicePipeline } from './index.js';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -109,10 +109,7 @@ describe('SluicePipeline template (example app)', () => {
   });
 
   it('grants least privilege: objects under the prefix, listing under the prefix, the one secret, no s3:* and no * resource', () => {
-    type Statement = { id: string; Action: unknown; Resource: unknown; Condition?: unknown };
-    const statements: Statement[] = ofType('AWS::IAM::Policy').flatMap(([id, p]) =>
-      ((p.Properties.PolicyDocument as { Statement: Array<Omit<Statement, 'id'>> }).Statement).map((st) => ({ id, ...st })),
-    );
+    const statements = policyStatements(resources);
     for (const st of statements) {
       const actions = ([] as unknown[]).concat(st.Action);
       assert.ok(!actions.some((a) => a === '*' || a === 's3:*'), `${st.id}: ${JSON.stringify(actions)}`);
@@ -122,18 +119,64 @@ describe('SluicePipeline template (example app)', () => {
     const gets = sluice.filter((st) => ([] as unknown[]).concat(st.Action).includes('s3:GetObject'));
     assert.equal(gets.length, 2);
     for (const st of gets) assert.match(JSON.stringify(st.Resource), /:s3:::example-flow-logs-123456789012\/AWSLogs\/\*"\]\]\}$/);
-    const lists = sluice.filter((st) => ([] as unknown[]).concat(st.Action).includes('s3:ListBucket'));
-    assert.equal(lists.length, 1, 'only the state machine lists, and only once');
+    const lists = sluice.filter((st) => ([] as unknown[]).concat(st.Action).includes('s3:ListBucket') && /:s3:::example-flow-logs-123456789012"\]\]\}$/.test(JSON.stringify(st.Resource)));
+    assert.equal(lists.length, 1, 'only the state machine lists the source bucket, and only once');
+    assert.match(lists[0]!.id, /BackfillStateMachine/);
     assert.deepEqual(lists[0]!.Condition, { StringLike: { 's3:prefix': ['AWSLogs/*'] } });
     const secretReads = sluice.filter((st) => ([] as unknown[]).concat(st.Action).includes('secretsmanager:GetSecretValue'));
     assert.equal(secretReads.length, 2, 'both functions read the sink secret');
     for (const st of secretReads) assert.match(JSON.stringify(st.Resource), /secret:sluice\/opensearch-\?\?\?\?\?\?/);
   });
+
+  it('lets both functions write, clean up and list their dead letters in the bucket the app creates, and nothing else of it', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketName: DEAD_LETTER_BUCKET,
+      LifecycleConfiguration: { Rules: [Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' })] },
+    });
+    const statements = policyStatements(resources);
+    for (const fn of ['NotificationFunction', 'MapItemFunction']) {
+      const own = statements.filter((st) => st.id.includes(`FlowLogs${fn}`));
+      const onDeadLetters = own.filter((st) => JSON.stringify(st.Resource).includes(DEAD_LETTER_BUCKET));
+      assert.deepEqual(
+        onDeadLetters.map((st) => [st.Action, arnTail(st.Resource), st.Condition ?? null]).sort(),
+        [
+          [['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], [`${DEAD_LETTER_BUCKET}/dead-letters/*`], null],
+          ['s3:ListBucket', [DEAD_LETTER_BUCKET], { StringLike: { 's3:prefix': ['dead-letters/*'] } }],
+          ['s3:ListBucketMultipartUploads', [DEAD_LETTER_BUCKET], null],
+        ].sort(),
+        fn,
+      );
+    }
+  });
 });
+
+type Statement = { id: string; Action: unknown; Resource: unknown; Condition?: unknown };
+
+function policyStatements(of: Record<string, Resource>): Statement[] {
+  return Object.entries(of)
+    .filter(([, r]) => r.Type === 'AWS::IAM::Policy')
+    .flatMap(([id, p]) => ((p.Properties.PolicyDocument as { Statement: Array<Omit<Statement, 'id'>> }).Statement).map((st) => ({ id, ...st })));
+}
+
+/** `arn:${Partition}:s3:::<tail>` of each resource (formatArn renders a Fn::Join), for comparison. */
+function arnTail(resource: unknown): string[] {
+  return ([] as unknown[]).concat(resource).map((r) => {
+    const text = JSON.stringify(r);
+    const m = /:s3:::([^"]*)"\]\]\}$/.exec(text);
+    assert.ok(m, `an s3 ARN: ${text}`);
+    return m[1]!;
+  });
+}
 
 describe('SluicePipeline refuses risky settings before synthesis', () => {
   const pipelineFile = path.join(tmp, 'pipeline.yaml');
-  writeFileSync(pipelineFile, 'name: p\nsource:\n  uri: s3://logs-bucket/AWSLogs/\nformat: vpcflow\nsinks:\n  - type: stdout\n');
+  const SOURCE = 'name: p\nsource:\n  uri: s3://logs-bucket/AWSLogs/\nformat: vpcflow\n';
+  writeFileSync(pipelineFile, `${SOURCE}sinks:\n  - type: stdout\nruntime:\n  deadLetters: s3://sluice-dead-letters/p/\n`);
+  const pipelineWith = (name: string, yaml: string) => {
+    const file = path.join(tmp, name);
+    writeFileSync(file, yaml);
+    return file;
+  };
   const build = (props: Partial<ConstructorParameters<typeof SluicePipeline>[2]>) => {
     const stack = new Stack(new App(), 'S');
     const sourceBucket = s3.Bucket.fromBucketName(stack, 'B', 'logs-bucket');
@@ -154,5 +197,49 @@ describe('SluicePipeline refuses risky settings before synthesis', () => {
     const bad = path.join(tmp, 'bad.yaml');
     writeFileSync(bad, 'name: p\nsource:\n  uri: s3://logs-bucket/\nformat: vpcflow\nsinks: []\n');
     assert.throws(() => build({ pipeline: bad }), (err: unknown) => err instanceof Error && err.message.includes(bad) && /sinks/.test(err.message));
+  });
+
+  it('fails synthesis, saying what to set, for a pipeline whose dead letters would stay on the function\'s disk', () => {
+    const byDefault = pipelineWith('default-dead-letters.yaml', `${SOURCE}sinks:\n  - type: files\n    path: /tmp/out\n`);
+    const inTmp = pipelineWith('tmp-dead-letters.yaml', `${SOURCE}sinks:\n  - type: stdout\nruntime:\n  deadLetters: /tmp/dead-letters\n`);
+    const onEfs = pipelineWith('efs-dead-letters.yaml', `${SOURCE}sinks:\n  - type: stdout\nruntime:\n  deadLetters: /mnt/efs/dead-letters\n`);
+
+    assert.throws(() => build({ pipeline: byDefault }), {
+      message: 'SluicePipeline P: pipeline p: in Lambda, dead letters would go to /tmp/out/_rejected (the default: runtime.deadLetters is not set), which does not survive the container: set runtime.deadLetters to an s3://bucket/prefix/',
+    });
+    assert.throws(() => build({ pipeline: inTmp }), /dead letters would go to \/tmp\/dead-letters, which does not survive the container: set runtime\.deadLetters to an s3:\/\/bucket\/prefix\//);
+    assert.throws(() => build({ pipeline: onEfs }), /puts dead letters in \/mnt\/efs\/dead-letters, but this construct mounts no EFS file system there: set runtime\.deadLetters to an s3:\/\/bucket\/prefix\//);
+  });
+
+  it('fails synthesis for outputs inside the notified prefix, which would notify the function of its own objects', () => {
+    const inside = pipelineWith('inside.yaml', `${SOURCE}sinks:\n  - type: stdout\nruntime:\n  deadLetters: s3://logs-bucket/AWSLogs/rejected/\n`);
+    assert.throws(() => build({ pipeline: inside }), /writes to s3:\/\/logs-bucket\/AWSLogs\/rejected\/, inside the notified prefix "AWSLogs\/"/);
+    const beside = pipelineWith('beside.yaml', `${SOURCE}sinks:\n  - type: stdout\nruntime:\n  deadLetters: s3://logs-bucket/sluice/rejected/\n`);
+    assert.ok(build({ pipeline: beside }).queue, 'the same bucket outside the prefix is fine');
+  });
+
+  it('grants both functions write access to the dead-letter prefix and to every s3:// files sink, one ListBucket per bucket', () => {
+    const file = pipelineWith(
+      'outputs.yaml',
+      `${SOURCE}sinks:\n  - type: files\n    path: s3://lake-bucket/flows\n  - type: files\n    path: s3://lake-bucket/ocsf/\n    format: parquet\n  - type: stdout\nruntime:\n  deadLetters: s3://sluice-dead-letters/p/\n`,
+    );
+    const pipeline = build({ pipeline: file });
+    const stack = Stack.of(pipeline);
+
+    const statements = policyStatements(Template.fromStack(stack).toJSON().Resources as Record<string, Resource>);
+    for (const fn of ['NotificationFunction', 'MapItemFunction']) {
+      const own = statements.filter((st) => st.id.startsWith(`P${fn}`));
+      const writes = own.filter((st) => JSON.stringify(st.Action).includes('s3:PutObject'));
+      assert.equal(writes.length, 1, fn);
+      assert.deepEqual(writes[0]!.Action, ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload']);
+      assert.deepEqual(arnTail(writes[0]!.Resource).sort(), ['lake-bucket/flows/*', 'lake-bucket/ocsf/*', 'sluice-dead-letters/p/*']);
+      const lists = own.filter((st) => st.Action === 's3:ListBucket').map((st) => [arnTail(st.Resource), st.Condition]);
+      assert.deepEqual(lists.sort(), [
+        [['lake-bucket'], { StringLike: { 's3:prefix': ['flows/*', 'ocsf/*'] } }],
+        [['sluice-dead-letters'], { StringLike: { 's3:prefix': ['p/*'] } }],
+      ]);
+      const uploads = own.filter((st) => st.Action === 's3:ListBucketMultipartUploads');
+      assert.deepEqual(uploads.flatMap((st) => arnTail(st.Resource)).sort(), ['lake-bucket', 'sluice-dead-letters']);
+    }
   });
 });

@@ -13,8 +13,11 @@
  *   first bad luck, and a dead-letter queue with an alarm at depth > 0 ("the DLQ must remain empty");
  * - partial batch responses (`reportBatchItemFailures`), so one bad object does not send nine
  *   good ones back; `maxConcurrency` caps how many functions hit the sink at once;
- * - least privilege: GetObject on the prefix only, ListBucket for the state machine only, read on
- *   the one sink secret, no wildcard resource anywhere it can be avoided.
+ * - least privilege: GetObject on the prefix only, ListBucket of the source for the state machine
+ *   only, read on the one sink secret, no wildcard resource anywhere it can be avoided;
+ * - rejected records are never lost: a Lambda's disk does not survive it, so a pipeline whose
+ *   dead letters would land there fails synthesis, and the functions may write (and clean up
+ *   after a failed attempt) exactly the S3 prefixes of the dead letters and of the files sinks.
  *
  * The handlers are bundled with esbuild at synth time (no Docker, no network); pass `code` to
  * use a bundle built beforehand (scripts/bundle-lambda.mjs).
@@ -38,8 +41,10 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { SluiceError } from '../core/errors.js';
 import { loadPipelineFile, type PipelineConfig } from '../pipeline/config.js';
 import { bundleLambdaHandlersSync } from '../lambda/bundle.js';
+import { lambdaDeadLetterLocation } from '../lambda/lambda-pipeline.js';
 
 export interface SluicePipelineProps {
   /** The bucket the logs land in. */
@@ -48,7 +53,11 @@ export interface SluicePipelineProps {
   readonly prefix?: string;
   /**
    * The pipeline YAML: a local file (validated at synth and shipped in the bundle as
-   * pipeline.yaml), or an `s3://bucket/key` URI read by the functions at start-up.
+   * pipeline.yaml), or an `s3://bucket/key` URI read by the functions at start-up. Its dead
+   * letters must go to S3 (`runtime.deadLetters: s3://bucket/prefix/`, or a files sink on s3://);
+   * the functions are granted write access to that prefix and to every s3:// files sink. A
+   * pipeline in S3 is not known at synth: it is checked when a function starts, and its output
+   * prefixes must be granted to `notificationFunction` and `mapItemFunction` by the app.
    */
   readonly pipeline: string;
   /** Sink credentials: the pipeline refers to them as `aws-secretsmanager:<secret name>#<key>`. */
@@ -108,7 +117,12 @@ export class SluicePipeline extends Construct {
 
     const bundled = !props.pipeline.startsWith('s3://');
     // A pipeline shipped in the bundle is validated now: a bad YAML fails `cdk synth`, not the first invocation.
-    if (bundled) checkPipelineScope(id, loadPipelineFile(props.pipeline), props.sourceBucket, prefix);
+    const config = bundled ? loadPipelineFile(props.pipeline) : undefined;
+    if (config) {
+      checkPipelineScope(id, config, props.sourceBucket, prefix);
+      checkDeadLetters(id, config);
+      checkOutputsNotNotified(id, config, prefix);
+    }
     const pipelineRef = bundled ? 'pipeline.yaml' : props.pipeline;
     const code = props.code ?? bundledCode(props.pipeline);
 
@@ -169,12 +183,41 @@ export class SluicePipeline extends Construct {
         const { bucket, key } = splitS3Uri(props.pipeline);
         fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [Stack.of(this).formatArn({ service: 's3', region: '', account: '', resource: bucket, resourceName: key })] }));
       }
+      if (config) for (const statement of this.outputStatements(outputPrefixes(config))) fn.addToRolePolicy(statement);
     }
 
     this.backfill = this.buildBackfill(props, prefix);
     this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { displayName: 'Sluice pipeline alarms' });
     if (props.alarmEmail) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
     this.alarms = this.buildAlarms();
+  }
+
+  /**
+   * What writing an S3 place takes (core/place/s3.ts): PutObject (also the multipart calls),
+   * DeleteObject (an earlier attempt's leftovers), AbortMultipartUpload, listing under the prefix,
+   * and listing incomplete uploads — for which S3 offers no prefix condition, so that one is on
+   * the bucket (it shows upload keys and ids, no contents).
+   */
+  private outputStatements(places: Array<{ bucket: string; prefix: string }>): iam.PolicyStatement[] {
+    if (places.length === 0) return [];
+    const stack = Stack.of(this);
+    const bucketArn = (bucket: string) => stack.formatArn({ service: 's3', region: '', account: '', resource: bucket });
+    const buckets = [...new Set(places.map((p) => p.bucket))];
+    return [
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+        resources: places.map((p) => stack.formatArn({ service: 's3', region: '', account: '', resource: p.bucket, resourceName: `${p.prefix}*` })),
+      }),
+      ...buckets.map((bucket) => {
+        const prefixes = places.filter((p) => p.bucket === bucket).map((p) => `${p.prefix}*`);
+        return new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [bucketArn(bucket)],
+          ...(prefixes.includes('*') ? {} : { conditions: { StringLike: { 's3:prefix': prefixes } } }),
+        });
+      }),
+      new iam.PolicyStatement({ actions: ['s3:ListBucketMultipartUploads'], resources: buckets.map(bucketArn) }),
+    ];
   }
 
   /** Distributed Map over the prefix: one object per child, MaxConcurrency capping the sink's load (seed 000). */
@@ -288,6 +331,50 @@ function checkPipelineScope(id: string, config: PipelineConfig, bucket: s3.IBuck
   if (!prefix.startsWith(sourcePrefix!)) {
     throw new Error(`SluicePipeline ${id}: prefix "${prefix}" is not inside the pipeline's source ${config.source.uri}: its notifications would all fail`);
   }
+}
+
+/**
+ * The functions' disk vanishes with them: dead letters written there would be acknowledged and
+ * lost. Refused at synth with the handlers' own message (they refuse such a pipeline at start-up).
+ * An EFS path passes the handlers' check, but this construct mounts no file system.
+ */
+function checkDeadLetters(id: string, config: PipelineConfig): void {
+  let location: string;
+  try {
+    location = lambdaDeadLetterLocation(config);
+  } catch (err) {
+    if (!(err instanceof SluiceError)) throw err;
+    throw new Error(`SluicePipeline ${id}: ${err.message}`, { cause: err });
+  }
+  if (!location.startsWith('s3://')) {
+    throw new Error(`SluicePipeline ${id}: pipeline ${config.name} puts dead letters in ${location}, but this construct mounts no EFS file system there: set runtime.deadLetters to an s3://bucket/prefix/`);
+  }
+}
+
+/**
+ * An output under the notified prefix would notify the function of its own objects: dead letters
+ * and parts read as logs, rejected into more dead letters, without end.
+ */
+function checkOutputsNotNotified(id: string, config: PipelineConfig, prefix: string): void {
+  const sourceBucket = /^s3:\/\/([^/]+)/.exec(config.source.uri)![1];
+  for (const output of outputPrefixes(config)) {
+    if (output.bucket === sourceBucket && output.prefix.startsWith(prefix)) {
+      throw new Error(`SluicePipeline ${id}: pipeline ${config.name} writes to s3://${output.bucket}/${output.prefix}, inside the notified prefix "${prefix}": the function would be notified of its own outputs; write them outside it (another bucket or prefix)`);
+    }
+  }
+}
+
+/** The S3 prefixes the functions write: the dead letters' and every s3:// files sink's, as their places normalize them. */
+function outputPrefixes(config: PipelineConfig): Array<{ bucket: string; prefix: string }> {
+  const locations = new Set([lambdaDeadLetterLocation(config), ...config.sinks.flatMap((s) => (s.type === 'files' ? [s.path] : []))]);
+  return [...locations]
+    .filter((l) => l.startsWith('s3://'))
+    .map((l) => {
+      const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(l)!;
+      const prefix = m[2]!;
+      return { bucket: m[1]!, prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/` };
+    })
+    .filter((p, i, all) => all.findIndex((q) => q.bucket === p.bucket && q.prefix === p.prefix) === i);
 }
 
 function splitS3Uri(uri: string): { bucket: string; key: string } {

@@ -1,29 +1,42 @@
 /**
  * The CloudWatch Logs handler with the real subscription payloads of test/fixtures: direct
- * `awslogs` events, Kinesis batches and Firehose transformations, sinking into temp folders.
+ * `awslogs` events, Kinesis batches and Firehose transformations, sinking into temp folders, with
+ * dead letters in S3 (an S3-protocol server) as a Lambda deployment must have them.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { parsePipeline } from '../pipeline/config.js';
 import { SluiceError } from '../core/errors.js';
-import { idCountsInOutputs, listFiles } from '../testing/output-oracle.js';
+import { idCountsInOutputs } from '../testing/output-oracle.js';
 import { createCwlHandler, type FirehoseTransformationResponse, type KinesisBatchResponse } from './cwl.js';
-import { openLambdaPipeline } from './lambda-pipeline.js';
-import { memoryLogger, readFixtureJson, roomyContext } from '../testing/lambda-test-world.js';
+import { closeLambdaPipeline, loadPipelineConfig, openLambdaPipeline, type LambdaPipeline } from './lambda-pipeline.js';
+import { memoryLogger, readFixtureJson, roomyContext, startLambdaTestWorld, type LambdaTestWorld } from '../testing/lambda-test-world.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-cwl-lambda-'));
-after(() => rmSync(tmp, { recursive: true, force: true }));
+let world: LambdaTestWorld;
+const opened: LambdaPipeline[] = [];
+before(async () => {
+  world = await startLambdaTestWorld([]);
+});
+after(async () => {
+  await Promise.allSettled(opened.map(closeLambdaPipeline));
+  await world?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 let n = 0;
 async function handlerWith(format: unknown, sinkPath?: string) {
   const out = sinkPath ?? path.join(tmp, `out-${++n}`);
-  const config = parsePipeline({ name: 'cwl-test', source: { uri: tmp }, format, sinks: [{ type: 'files', path: out, format: 'ndjson' }], runtime: { deadLetters: path.join(tmp, `dead-${n}`) } }, path.join(tmp, 'p.yaml'));
+  const runtime = world.durableRuntime();
+  const config = parsePipeline({ name: 'cwl-test', source: { uri: tmp }, format, sinks: [{ type: 'files', path: out, format: 'ndjson' }], runtime }, path.join(tmp, 'p.yaml'));
   const lambda = await openLambdaPipeline(config);
+  opened.push(lambda);
   const log = memoryLogger();
-  return { handler: createCwlHandler({ pipeline: async () => lambda, logger: log.logger }), out, dead: config.runtime.deadLetters!, lines: log.lines };
+  return { handler: createCwlHandler({ pipeline: async () => lambda, logger: log.logger }), out, dead: runtime.deadLetters, lines: log.lines };
 }
 
 const VPCFLOW_IN_CWL = { type: 'cwl', inner: 'vpcflow' };
@@ -55,7 +68,7 @@ describe('cwlHandler: direct CloudWatch Logs subscription', () => {
     // "[ERROR] First test message" is no flow log line: rejected into dead letters, not retried.
     const flows = await handlerWith('vpcflow');
     assert.deepEqual(await flows.handler(event, roomyContext()), { recordsIn: 2, recordsOut: 0, recordsRejected: 2, recordsFiltered: 0 });
-    assert.equal(listFiles(flows.dead).length, 1);
+    assert.equal((await world.deadLetterObjects(flows.dead)).length, 1);
   });
 });
 
@@ -67,7 +80,7 @@ describe('cwlHandler: Kinesis', () => {
 
     assert.deepEqual(response, { batchItemFailures: [] });
     assert.equal(idCountsInOutputs(out).size, 2, 'the two flow log events');
-    assert.equal(listFiles(dead).length, 1, 'the CloudTrail event is no flow log line: one dead-letter file');
+    assert.equal((await world.deadLetterObjects(dead)).length, 1, 'the CloudTrail event is no flow log line: one dead-letter object');
   });
 
   it('turns payloads that are not CloudWatch Logs data into dead letters, not retries', async () => {
@@ -76,7 +89,7 @@ describe('cwlHandler: Kinesis', () => {
     const response = await handler(readFixtureJson('aws-docs', 'lambda-events', 'kinesis-record.json'), roomyContext());
 
     assert.deepEqual(response, { batchItemFailures: [] });
-    assert.equal(listFiles(dead).length, 2);
+    assert.equal((await world.deadLetterObjects(dead)).length, 2);
   });
 
   it('reports the sequence numbers whose records the sink did not take', async () => {
@@ -124,5 +137,80 @@ describe('cwlHandler: unknown events', () => {
     const { handler } = await handlerWith(VPCFLOW_IN_CWL);
     await assert.rejects(handler(readFixtureJson('constructed', 'lambda-sqs-event.eventbridge-object-created.json'), roomyContext()), (err: unknown) => err instanceof SluiceError && /cwlHandler was invoked with an event of unknown shape \(keys: Records\)/.test(err.message) && /sqsHandler/.test(err.hint ?? ''));
     await assert.rejects(handler({ awslogs: {} }, roomyContext()), /awslogs\.data/);
+  });
+});
+
+describe('cwlHandler: dead letters in S3', () => {
+  it('fails the Kinesis record whose dead letter S3 refuses, and only that one', async () => {
+    const { handler, dead, lines } = await handlerWith(VPCFLOW_IN_CWL);
+    const event = readFixtureJson('constructed', 'lambda-kinesis-event.cwlogs-subscription-vpcflow-control-cloudtrail.json') as { Records: Array<{ kinesis: { sequenceNumber: string } }> };
+    event.Records.forEach((r, i) => (r.kinesis.sequenceNumber = `4959033827149025660855969253836157109592157598913658889${i}`));
+    const accept = world.refuseWrites(dead);
+
+    let response: KinesisBatchResponse;
+    try {
+      response = (await handler(event, roomyContext())) as KinesisBatchResponse;
+    } finally {
+      accept();
+    }
+
+    // Record 2 is the CloudTrail event: a dead letter for a flow log pipeline, which S3 did not take.
+    const refused = event.Records[2]!.kinesis.sequenceNumber;
+    assert.deepEqual(response.batchItemFailures, [{ itemIdentifier: refused }]);
+    assert.deepEqual(await world.deadLetterObjects(dead), []);
+    const failure = lines.find((l) => l.level === 50 && l.item === refused);
+    assert.equal(failure?.code, 'S3_WRITE_FAILED');
+    assert.ok(String(failure?.msg).includes(`S3 publishing ${dead}`) && /InternalError \(HTTP 500\)/.test(String(failure?.msg)), String(failure?.msg));
+  });
+
+  it('answers ProcessingFailed with the original bytes for a Firehose record whose dead letter S3 refuses, Ok once S3 takes it', async () => {
+    const { handler, dead } = await handlerWith(VPCFLOW_IN_CWL);
+    // The fixture's DATA_MESSAGE with one more event that is no flow log line: Ok only with its dead letter written.
+    const ok = readFixtureJson('constructed', 'firehose-transformation-event.cwlogs-subscription.json') as { records: Array<{ recordId: string; data: string }> };
+    const payload = JSON.parse(gunzipSync(Buffer.from(ok.records[0]!.data, 'base64')).toString('utf8')) as { logEvents: Array<{ id: string; timestamp: number; message: string }> };
+    payload.logEvents.push({ id: 'garbage-event', timestamp: payload.logEvents[0]!.timestamp, message: 'no flow log line' });
+    const data = gzipSync(JSON.stringify(payload)).toString('base64');
+    const event = { ...ok, records: [{ recordId: 'mixed', data }] };
+    const accept = world.refuseWrites(dead);
+
+    let refused: FirehoseTransformationResponse;
+    try {
+      refused = (await handler(event, roomyContext())) as FirehoseTransformationResponse;
+    } finally {
+      accept();
+    }
+    const taken = (await handler(event, roomyContext())) as FirehoseTransformationResponse;
+
+    assert.deepEqual(refused.records, [{ recordId: 'mixed', result: 'ProcessingFailed', data }], 'Firehose keeps the original bytes in its error output');
+    assert.deepEqual(taken.records.map((r) => [r.recordId, r.result]), [['mixed', 'Ok']]);
+    const letters = (await world.deadLetterObjects(dead)).flatMap((o) => o.letters);
+    assert.deepEqual(letters.map((l) => l.raw), ['no flow log line']);
+  });
+});
+
+describe('cwlHandler: a pipeline whose dead letters would not survive the container', () => {
+  it('fails the whole invocation, direct, Kinesis and Firehose, with DEAD_LETTERS_NOT_DURABLE saying what to set', async () => {
+    const file = path.join(tmp, 'not-durable.yaml');
+    writeFileSync(file, `name: not-durable\nsource:\n  uri: ${tmp}\nformat:\n  type: cwl\n  inner: vpcflow\nsinks:\n  - type: files\n    path: ${path.join(tmp, 'not-durable-out')}\n`);
+    const log = memoryLogger();
+    const handler = createCwlHandler({ pipeline: () => loadPipelineConfig(file).then(openLambdaPipeline), logger: log.logger });
+    const notDurable = (err: unknown) =>
+      err instanceof SluiceError && err.code === 'DEAD_LETTERS_NOT_DURABLE' && err.message.includes('which does not survive the container: set runtime.deadLetters to an s3://bucket/prefix/');
+    const kinesis = readFixtureJson('constructed', 'lambda-kinesis-event.cwlogs-subscription-vpcflow-control-cloudtrail.json') as { Records: Array<{ kinesis: { sequenceNumber: string } }> };
+    const firehose = readFixtureJson('constructed', 'firehose-transformation-event.cwlogs-subscription.json') as { records: Array<{ recordId: string }> };
+
+    await assert.rejects(handler(readFixtureJson('constructed', 'lambda-cwlogs-subscription-event.vpcflow.json'), roomyContext()), notDurable);
+    await assert.rejects(handler(kinesis, roomyContext()), notDurable);
+    await assert.rejects(handler(firehose, roomyContext()), notDurable);
+
+    const failures = log.lines.filter((l) => l.code === 'DEAD_LETTERS_NOT_DURABLE');
+    assert.equal(failures.length, 3);
+    assert.match(String(failures[0]!.msg), /^pipeline not loaded, the CloudWatch Logs event returned unprocessed: /);
+    assert.match(String(failures[0]!.object), /^cwl:\/\/awslogs\//);
+    assert.deepEqual(failures[1]!.sequenceNumbers, kinesis.Records.map((r) => r.kinesis.sequenceNumber));
+    assert.match(String(failures[1]!.msg), new RegExp(`^pipeline not loaded, all ${kinesis.Records.length} Kinesis records returned unprocessed: `));
+    assert.deepEqual(failures[2]!.recordIds, firehose.records.map((r) => r.recordId));
+    assert.ok(failures.every((l) => l.level === 50 && /runtime\.deadLetters/.test(String(l.hint))));
+    assert.equal(existsSync(path.join(tmp, 'not-durable-out')), false);
   });
 });

@@ -15,7 +15,13 @@
  * is when it is `cwl`, and otherwise wrapped as the format of the log messages inside
  * (`format: {type: vpcflow, fields: …}` works unchanged). A payload that cannot be read is a
  * dead letter with its reason, not a retry: retrying the same bytes cannot help. Only failures
- * that may pass on a retry (a sink that did not accept the records) fail the record.
+ * that may pass on a retry (a sink that did not accept the records, a dead letter S3 did not
+ * take) fail the record.
+ *
+ * A pipeline that cannot be loaded (one whose dead letters would not survive the container, say)
+ * fails the invocation in every mode rather than answering per record: Kinesis then retries the
+ * whole batch, and Firehose retries the invocation and finally puts the records in its error
+ * output with the error's message, which `ProcessingFailed` would not carry.
  */
 import { createHash } from 'node:crypto';
 import type { Context } from 'aws-lambda';
@@ -30,7 +36,7 @@ import { outputStemFor, unitIdFor } from '../runtime/ledger/unit-id.js';
 import { createNdjsonLineEncoder } from '../core/ndjson-line.js';
 import { cwlFormat } from '../formats/cwl/index.js';
 import { mapBounded } from './bounded-map.js';
-import { pipelineFromEnvironment, type LambdaPipeline } from './lambda-pipeline.js';
+import { pipelineForInvocation, pipelineFromEnvironment, type LambdaPipeline } from './lambda-pipeline.js';
 import { TimeBudget, type RemainingTime, type TimeBudgetOptions } from './time-budget.js';
 
 export const awslogsEventSchema = z.object({ awslogs: z.object({ data: z.string().min(1) }) });
@@ -103,7 +109,14 @@ export function createCwlHandler(options: CwlHandlerOptions = {}): CwlHandler {
     logger ??= createLogger();
     const log = logger;
     const shape = classifyCwlEvent(event);
-    const lambda = await loadPipeline();
+    const ids = shape.units.map((u) => u.itemId);
+    const [pending, what]: [Record<string, unknown>, string] =
+      shape.kind === 'kinesis'
+        ? [{ sequenceNumbers: ids }, `all ${ids.length} Kinesis records`]
+        : shape.kind === 'firehose'
+          ? [{ recordIds: ids }, `all ${ids.length} Firehose records`]
+          : [{ object: shape.units[0]!.ref.uri }, 'the CloudWatch Logs event'];
+    const lambda = await pipelineForInvocation(loadPipeline, log, pending, what);
     let format = formats.get(lambda.pipeline.format);
     if (!format) {
       format = lambda.pipeline.format.name === 'cwl' ? lambda.pipeline.format : cwlFormat({ inner: lambda.pipeline.format });

@@ -20,6 +20,7 @@ import type { PipelineConfig } from '../pipeline/config.js';
 import { loadPipelineFile, parsePipeline } from '../pipeline/config.js';
 import { SluiceError, toSluiceError } from '../core/errors.js';
 import type { UnitPipeline } from '../core/component.js';
+import type { Logger } from '../core/logger.js';
 import { isS3Location } from '../core/place/index.js';
 import { deadLetterDirFor } from '../pipeline/places.js';
 
@@ -79,16 +80,35 @@ export async function loadPipelineConfig(ref: string, options: LoadPipelineOptio
  * Where dead letters go in Lambda: runtime.deadLetters, else beside the first files sink. It must
  * be durable — an S3 prefix, or an EFS mount (/mnt/...) — since the container's disk vanishes with
  * it: a pipeline without one is refused (its messages are then never acknowledged), instead of
- * acknowledging records whose dead letters would be lost.
+ * acknowledging records whose dead letters would be lost. The message itself says what to set:
+ * it is all that reaches Lambda's error report, a Step Functions failure cause or Firehose's
+ * error output.
  */
 export function lambdaDeadLetterLocation(config: PipelineConfig): string {
   const location = deadLetterDirFor(config);
   if (isS3Location(location) || /^\/mnt\/[^/]/.test(location)) return location;
-  throw new SluiceError(`pipeline ${config.name}: in Lambda, dead letters would go to ${location}, which does not survive the container`, {
+  const where = config.runtime.deadLetters === undefined ? `${location} (the default: runtime.deadLetters is not set)` : location;
+  throw new SluiceError(`pipeline ${config.name}: in Lambda, dead letters would go to ${where}, which does not survive the container: set runtime.deadLetters to an s3://bucket/prefix/`, {
     code: 'DEAD_LETTERS_NOT_DURABLE',
     stage: 'config',
     hint: 'set runtime.deadLetters to an s3://bucket/prefix/ the function may write (or an EFS mount under /mnt/), or write a files sink to s3://',
   });
+}
+
+/**
+ * The pipeline of one invocation. One that cannot be loaded fails the whole invocation — every
+ * message or record of the event comes back (SQS, Kinesis and Firehose retry it; Lambda's Errors
+ * metric, which the CDK construct alarms on, counts it) — after a log line naming what was not
+ * processed and why: `pending` names the items, `what` says how many of what.
+ */
+export async function pipelineForInvocation(load: () => Promise<LambdaPipeline>, log: Logger, pending: Record<string, unknown>, what: string): Promise<LambdaPipeline> {
+  try {
+    return await load();
+  } catch (err) {
+    const e = toSluiceError(err, 'config');
+    log.error({ ...pending, code: e.code, stage: e.stage, retryable: e.retryable, hint: e.hint }, `pipeline not loaded, ${what} returned unprocessed: ${e.message}`);
+    throw e;
+  }
 }
 
 /** Builds the components of a pipeline for a Lambda container and opens its transforms. */

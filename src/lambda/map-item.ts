@@ -13,7 +13,7 @@ import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { SluiceError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
-import { pipelineFromEnvironment, type LambdaPipeline } from './lambda-pipeline.js';
+import { pipelineForInvocation, pipelineFromEnvironment, type LambdaPipeline } from './lambda-pipeline.js';
 import { objectRefFor, processObject, s3Location } from './object-unit.js';
 import { TimeBudget, type RemainingTime, type TimeBudgetOptions } from './time-budget.js';
 
@@ -63,7 +63,13 @@ export function createMapItemHandler(options: MapItemHandlerOptions = {}): MapIt
       });
     }
     const item = parsed.data;
-    const lambda = await loadPipeline();
+    let lambda: LambdaPipeline;
+    try {
+      lambda = await pipelineForInvocation(loadPipeline, logger, { key: item.Key }, 'the item');
+    } catch (err) {
+      // A throttled read of an s3:// pipeline passes on a retry; a pipeline refused as configured does not.
+      throw namedForRetriers(err as SluiceError);
+    }
     const bucket = item.Bucket ?? s3Location(lambda.config.source.uri).bucket;
     const ref = objectRefFor({ bucket, key: item.Key, size: item.Size, etag: item.Etag?.replace(/"/g, '') || undefined, versionId: item.VersionId });
     const budget = new TimeBudget(context, options.budget);
@@ -72,9 +78,7 @@ export function createMapItemHandler(options: MapItemHandlerOptions = {}): MapIt
       if (outcome.status === 'failed') {
         const e = outcome.error;
         logger.error({ object: ref.uri, code: e.code, stage: e.stage, retryable: e.retryable, hint: e.hint }, `failed ${ref.uri}: ${e.message}`);
-        // Step Functions matches retriers on the error name.
-        Object.defineProperty(e, 'name', { value: e.retryable ? 'SluiceRetryableError' : 'SluiceError' });
-        throw e;
+        throw namedForRetriers(e);
       }
       if (outcome.status === 'skipped') {
         logger.info({ object: ref.uri, reason: outcome.reason }, `skipped ${ref.uri}: ${outcome.reason}`);
@@ -96,6 +100,12 @@ export function createMapItemHandler(options: MapItemHandlerOptions = {}): MapIt
       budget.dispose();
     }
   };
+}
+
+/** Step Functions matches retriers on the error name. */
+function namedForRetriers(e: SluiceError): SluiceError {
+  Object.defineProperty(e, 'name', { value: e.retryable ? 'SluiceRetryableError' : 'SluiceError' });
+  return e;
 }
 
 /** The map-item handler configured from the environment (SLUICE_PIPELINE). */

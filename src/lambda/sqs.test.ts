@@ -3,19 +3,23 @@
  * an S3-protocol server and writing NDJSON into temp folders.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Source } from '../core/component.js';
 import { SluiceError } from '../core/errors.js';
 import { flowLogHeader, flowLogLines } from '../demo/flow-log-generator.js';
 import { buildDemoInventory } from '../demo/inventory.js';
 import { idCountsInOutputs, listFiles } from '../testing/output-oracle.js';
 import { fixturePath } from '../testing/repo-root.js';
+import { deadLetterKeyFor } from '../runtime/dead-letters.js';
 import type { LambdaPipeline } from './lambda-pipeline.js';
+import { unitContextFor } from './object-unit.js';
 import {
   CLOUDTRAIL_OBJECT,
   CLOUDTRAIL_RECORDS,
+  DEAD_LETTER_BUCKET,
   memoryLogger,
   readFixtureJson,
   roomyContext,
@@ -115,14 +119,17 @@ describe('sqsHandler: the mixed batch with tricky keys', () => {
   it('rewrites byte-identical outputs when the batch is redelivered', async () => {
     const lambda = await world.pipeline({ bucket: 'my-log-bucket', include: 'vpcflowlogs' });
     const { handler } = handlerFor(lambda);
-    const snapshot = () => new Map(listFiles(lambda.out).map((f) => [f, readFileSync(f).toString('base64')]));
+    const snapshot = async () => ({
+      files: new Map(listFiles(lambda.out).map((f) => [f, readFileSync(f).toString('base64')])),
+      deadLetters: await world.deadLetterObjects(lambda.deadLetters),
+    });
 
     await handler(mixedEvent(), roomyContext());
-    const first = snapshot();
+    const first = await snapshot();
     await handler(mixedEvent(), roomyContext());
 
-    assert.ok(first.size >= 2);
-    assert.deepEqual(snapshot(), first);
+    assert.ok(first.files.size >= 2);
+    assert.deepEqual(await snapshot(), first);
   });
 });
 
@@ -157,6 +164,7 @@ describe('sqsHandler: message shapes', () => {
 
     assert.deepEqual(response, { batchItemFailures: [] });
     assert.equal(existsSync(lambda.out), false);
+    assert.deepEqual(await world.deadLetterObjects(lambda.deadLetters), []);
     assert.equal(lines.filter((l) => /s3:TestEvent, acknowledged/.test(String(l.msg))).length, 2);
   });
 
@@ -235,6 +243,7 @@ describe('sqsHandler: faults', () => {
 
     assert.deepEqual(response, { batchItemFailures: [{ itemIdentifier: 'msg-0' }, { itemIdentifier: 'msg-1' }, { itemIdentifier: 'msg-2' }] });
     assert.equal(existsSync(lambda.out), false, 'nothing after the failed message was processed');
+    assert.deepEqual(await world.deadLetterObjects(lambda.deadLetters), [], 'nor dead-lettered');
   });
 
   it('processes an object named by two messages once', async () => {
@@ -281,6 +290,7 @@ describe('sqsHandler: time budget', () => {
 
     assert.deepEqual(response, { batchItemFailures: [{ itemIdentifier: 'msg-0' }] });
     assert.equal(existsSync(lambda.out), false);
+    assert.deepEqual(await world.deadLetterObjects(lambda.deadLetters), []);
   });
 
   it('aborts an object that is still reading when the deadline comes near, committing nothing of it', async () => {
@@ -317,8 +327,130 @@ describe('sqsHandler: time budget', () => {
     // Assess
     assert.ok(chunksSeen >= 3, 'the object was being read when the budget ran out');
     assert.deepEqual(response, { batchItemFailures: [{ itemIdentifier: 'msg-0' }] });
-    assert.deepEqual(existsSync(lambda.out) ? listFiles(lambda.out) : [], [], 'no part, temp file or dead letter is left behind');
+    assert.deepEqual(existsSync(lambda.out) ? listFiles(lambda.out) : [], [], 'no part or temp file is left behind');
+    assert.deepEqual(await world.deadLetterObjects(lambda.deadLetters), [], 'no dead letter is left behind');
+    assert.deepEqual(await world.openUploads(lambda.deadLetters), [], 'no dead-letter upload is left open');
     const failure = log.lines.find((l) => l.code === 'TIME_BUDGET_EXCEEDED');
     assert.ok(failure && /aborted before the function timeout/.test(String(failure.msg)));
+  });
+});
+
+/** VPCFLOW_OBJECT with a line that is no flow log record after its `after`-th line (1-based header). */
+function withGarbageLine(after: number, garbage: string): Buffer {
+  const lines = gunzipSync(VPCFLOW_OBJECT).toString('utf8').split('\n');
+  lines.splice(after, 0, garbage);
+  return gzipSync(lines.join('\n'));
+}
+
+describe('sqsHandler: dead letters in S3', () => {
+  const GARBAGE = 'this is not a flow log record';
+  // Header on line 1, three records, then the garbage on line 5.
+  const GARBAGE_LINE = 5;
+
+  it('writes the dead letter of a garbage line as an object in S3 and acknowledges the message', async () => {
+    // Prepare
+    const key = 'AWSLogs/123456789012/vpcflowlogs/us-east-1/2024/05/03/garbage.log.gz';
+    const etag = await world.s3.putObject('my-log-bucket', key, withGarbageLine(GARBAGE_LINE - 1, GARBAGE));
+    const lambda = await world.pipeline({ bucket: 'my-log-bucket' });
+    const { handler, lines } = handlerFor(lambda);
+
+    // Act
+    const response = await handler(sqsEventWith([s3Body('my-log-bucket', key)]), roomyContext());
+
+    // Assess
+    assert.deepEqual(response, { batchItemFailures: [] });
+    assert.equal(idCountsInOutputs(lambda.out).size, VPCFLOW_RECORDS);
+    const stem = unitContextFor(lambda.config.name, { uri: `s3://my-log-bucket/${key}`, key, etag }).outputStem;
+    const objects = await world.deadLetterObjects(lambda.deadLetters);
+    assert.deepEqual(objects.map((o) => o.key), [`${lambda.deadLetters.replace(`s3://${DEAD_LETTER_BUCKET}/`, '')}${deadLetterKeyFor(stem)}`]);
+    assert.equal(objects[0]!.letters.length, 1);
+    const letter = objects[0]!.letters[0]!;
+    assert.equal(letter.object, `s3://my-log-bucket/${key}`);
+    assert.equal(letter.line, GARBAGE_LINE);
+    assert.equal(letter.raw, GARBAGE);
+    assert.equal(letter.stage, 'decode');
+    assert.match(String(letter.reason), /\S/);
+    const done = lines.find((l) => l.msg === `done s3://my-log-bucket/${key}`);
+    assert.equal(done?.recordsRejected, 1);
+    assert.equal(done?.outputs, listFiles(lambda.out).length + 1, 'the parts and the dead-letter object');
+  });
+
+  it('fails the message, naming why, when S3 refuses the dead letter; its redelivery then lands it', async () => {
+    // Prepare
+    const key = 'AWSLogs/123456789012/vpcflowlogs/us-east-1/2024/05/03/garbage-refused.log.gz';
+    await world.s3.putObject('my-log-bucket', key, withGarbageLine(GARBAGE_LINE - 1, GARBAGE));
+    const lambda = await world.pipeline({ bucket: 'my-log-bucket' });
+    const { handler, lines } = handlerFor(lambda);
+    const event = sqsEventWith([s3Body('my-log-bucket', key), s3Body('my-log-bucket', hiveVpcKey)]);
+    const accept = world.refuseWrites(lambda.deadLetters);
+
+    // Act
+    let response: unknown;
+    try {
+      response = await handler(event, roomyContext());
+    } finally {
+      accept();
+    }
+
+    // Assess
+    assert.deepEqual(response, { batchItemFailures: [{ itemIdentifier: 'msg-0' }] }, 'only the message whose dead letter was refused');
+    assert.deepEqual(await world.deadLetterObjects(lambda.deadLetters), []);
+    const failure = lines.find((l) => l.level === 50 && String(l.msg).startsWith(`failed s3://my-log-bucket/${key}:`));
+    assert.ok(failure, 'a log line names the object');
+    assert.deepEqual(failure.messageIds, ['msg-0']);
+    assert.equal(failure.code, 'S3_WRITE_FAILED');
+    assert.equal(failure.retryable, true);
+    assert.ok(String(failure.msg).includes(`S3 publishing ${lambda.deadLetters}`), String(failure.msg));
+    assert.match(String(failure.msg), /\.rejected\.ndjson failed: InternalError \(HTTP 500\)/);
+
+    const redelivered = await handler(sqsEventWith([s3Body('my-log-bucket', key)]), roomyContext());
+
+    assert.deepEqual(redelivered, { batchItemFailures: [] });
+    const objects = await world.deadLetterObjects(lambda.deadLetters);
+    assert.deepEqual(objects.flatMap((o) => o.letters.map((l) => [l.object, l.line, l.raw])), [[`s3://my-log-bucket/${key}`, GARBAGE_LINE, GARBAGE]]);
+    const ids = idCountsInOutputs(lambda.out);
+    assert.equal(ids.size, 2 * VPCFLOW_RECORDS);
+    assert.ok([...ids.values()].every((n) => n === 1), 'the redelivery rewrote the first attempt\'s part, no duplicates');
+  });
+});
+
+describe('sqsHandler: a pipeline whose dead letters would not survive the container', () => {
+  it('fails every message with DEAD_LETTERS_NOT_DURABLE, saying what to set, and processes nothing', async () => {
+    const out = path.join(world.tmp, 'not-durable-out');
+    const source = `source:\n  uri: s3://my-log-bucket/\n  endpoint: ${world.s3.endpoint}\n  forcePathStyle: true\nformat: vpcflow\nsinks:\n  - type: files\n    path: ${out}\n`;
+    const cases = [
+      { file: 'default-dead-letters.yaml', yaml: `name: not-durable\n${source}`, location: `${path.join(out, '_rejected')} (the default: runtime.deadLetters is not set)` },
+      { file: 'tmp-dead-letters.yaml', yaml: `name: not-durable\n${source}runtime:\n  deadLetters: /tmp/sluice-dead-letters\n`, location: '/tmp/sluice-dead-letters' },
+    ];
+    const saved = process.env.SLUICE_PIPELINE;
+    try {
+      for (const { file, yaml, location } of cases) {
+        writeFileSync(path.join(world.tmp, file), yaml);
+        process.env.SLUICE_PIPELINE = path.join(world.tmp, file);
+        const log = memoryLogger();
+        // The container's own loader (SLUICE_PIPELINE), as deployed.
+        const handler = createSqsHandler({ logger: log.logger });
+        const event = sqsEventWith([s3Body('my-log-bucket', hiveVpcKey), s3Body('my-log-bucket', spacedVpcKey), 'not json']);
+
+        await assert.rejects(
+          handler(event, roomyContext()),
+          (err: unknown) =>
+            err instanceof SluiceError &&
+            err.code === 'DEAD_LETTERS_NOT_DURABLE' &&
+            err.message.includes(`dead letters would go to ${location}, which does not survive the container: set runtime.deadLetters to an s3://bucket/prefix/`),
+          file,
+        );
+        const line = log.lines.find((l) => l.code === 'DEAD_LETTERS_NOT_DURABLE');
+        assert.equal(line?.level, 50, file);
+        assert.deepEqual(line?.messageIds, ['msg-0', 'msg-1', 'msg-2'], `${file}: the log line names every message`);
+        assert.match(String(line?.msg), /^pipeline not loaded, all 3 SQS messages returned unprocessed: /);
+        assert.match(String(line?.hint), /runtime\.deadLetters/);
+        assert.equal(log.lines.filter((l) => String(l.msg).startsWith('done ')).length, 0, `${file}: nothing processed`);
+        assert.equal(existsSync(out), false, `${file}: nothing written`);
+      }
+    } finally {
+      if (saved === undefined) delete process.env.SLUICE_PIPELINE;
+      else process.env.SLUICE_PIPELINE = saved;
+    }
   });
 });

@@ -7,7 +7,8 @@
  * a stated reason; otherwise (a body that is not JSON or not a known shape, an object that failed
  * to read, decode or deliver, an object the time budget did not allow) its id is in
  * `batchItemFailures` and a log line names it and why. Nothing is acknowledged without a log
- * line saying what happened to it.
+ * line saying what happened to it. A pipeline that cannot be loaded (one whose dead letters would
+ * not survive the container, say) fails the whole invocation, after a log line naming every message.
  *
  * The same handler also accepts the notification delivered straight to Lambda (S3 → Lambda,
  * SNS → Lambda, EventBridge → Lambda); there is no batch response then, so any failure throws
@@ -27,7 +28,7 @@ import {
   type SqsRecord,
 } from './notifications/index.js';
 import { mapBounded } from './bounded-map.js';
-import { pipelineFromEnvironment, type LambdaPipeline } from './lambda-pipeline.js';
+import { pipelineForInvocation, pipelineFromEnvironment, type LambdaPipeline } from './lambda-pipeline.js';
 import { objectRefFor, processObject, type ObjectOutcome } from './object-unit.js';
 import { ThroughputEstimate, TimeBudget, type RemainingTime, type TimeBudgetOptions } from './time-budget.js';
 
@@ -78,7 +79,10 @@ export function createSqsHandler(options: SqsHandlerOptions = {}): SqsHandler {
     logger ??= createLogger();
     const log = logger;
     const shape = classifyEvent(event);
-    const lambda = await loadPipeline();
+    const lambda =
+      shape.kind === 'sqs'
+        ? await pipelineForInvocation(loadPipeline, log, { messageIds: shape.records.map((r) => r.messageId) }, `all ${shape.records.length} SQS messages`)
+        : await pipelineForInvocation(loadPipeline, log, { objects: shape.notifications.flatMap((n) => n.objects.map((o) => `s3://${o.bucket}/${o.key}`)) }, 'the notified objects');
     const budget = new TimeBudget(context, options.budget);
     try {
       if (shape.kind === 'sqs') return await handleSqsBatch(shape.records, { lambda, budget, throughput, concurrency, log });
