@@ -14,14 +14,40 @@ export type CrashPoint =
   | 'mid-read'
   /** The files sink has part of a part in its temp file. */
   | 'mid-part-write'
-  /** The files sink has renamed some, not all, of a unit's parts into place. */
+  /**
+   * An S3 place has created a multipart upload for a sealed part and sent some or all of its
+   * parts, not completed it: S3 lists no object, ListMultipartUploads lists the upload.
+   */
+  | 'mid-multipart-upload'
+  /** The files sink has published some, not all, of a unit's parts (renamed, or its upload completed). */
   | 'mid-sink-commit'
+  /**
+   * The files sink has published every part of this attempt, and parts an earlier attempt wrote
+   * that this one did not (it wrote fewer, or in another format) are still there beside them.
+   * Reached only when there is such a stale part to delete.
+   */
+  | 'before-stale-delete'
+  /** The sinks have committed; the unit's dead-letter file is written and staged, not yet published. */
+  | 'mid-dead-letter-commit'
   /** Every sink has committed; the ledger does not know yet. */
   | 'before-ledger-commit'
   /** Inside the ledger's transaction that marks the unit done, before it commits. */
   | 'mid-ledger-commit';
 
-export const CRASH_POINTS: readonly CrashPoint[] = ['mid-read', 'mid-part-write', 'mid-sink-commit', 'before-ledger-commit', 'mid-ledger-commit'];
+/** Every crash point, in the order a unit reaches them; the crash loop kills at each. */
+export const CRASH_POINTS: readonly CrashPoint[] = [
+  'mid-read',
+  'mid-part-write',
+  'mid-multipart-upload',
+  'mid-sink-commit',
+  'before-stale-delete',
+  'mid-dead-letter-commit',
+  'before-ledger-commit',
+  'mid-ledger-commit',
+];
+
+/** Points only an S3 output reaches: a local folder has no multipart uploads. */
+export const S3_ONLY_CRASH_POINTS: readonly CrashPoint[] = ['mid-multipart-upload'];
 
 function parseArmed(spec: string | undefined): { point: string; at: number } | undefined {
   if (!spec) return undefined;

@@ -25,6 +25,7 @@ import type { UnitContext } from '../core/component.js';
 import { SluiceError, toSluiceError } from '../core/errors.js';
 import type { Rejection, SluiceRecord } from '../core/record.js';
 import { removeFile, tempPathFor } from '../core/atomic-file.js';
+import { crashPoint } from '../core/crash-points.js';
 import { openPlace, type Place } from '../core/place/index.js';
 
 /** Longest `raw` kept per dead letter, in UTF-8 bytes. */
@@ -196,6 +197,7 @@ class UnitDeadLetterWriter implements DeadLetterWriter {
       }
       this.buffer = '';
       await staged.seal();
+      crashPoint('mid-dead-letter-commit');
       return (await staged.publish()).uri;
     } catch (err) {
       await staged.discard();

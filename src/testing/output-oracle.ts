@@ -34,12 +34,21 @@ export function listFiles(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-/** Counts of each `_id` in the gzip NDJSON parts under `dir` (dead-letter files are read separately). */
+/**
+ * The lines of an NDJSON part (gzip or plain), or undefined for any other file: dead-letter files
+ * (`.rejected.ndjson`) are not parts, and are read separately.
+ */
+export function ndjsonPartLines(file: string): string[] | undefined {
+  if (file.endsWith('.ndjson.gz')) return gunzipSync(readFileSync(file)).toString('utf8').split('\n');
+  if (file.endsWith('.ndjson') && !file.endsWith('.rejected.ndjson')) return readFileSync(file, 'utf8').split('\n');
+  return undefined;
+}
+
+/** Counts of each `_id` in the NDJSON parts (gzip or plain) under `dir`. */
 export function idCountsInOutputs(dir: string): Map<string, number> {
   const counts = new Map<string, number>();
   for (const file of listFiles(dir)) {
-    if (!file.endsWith('.ndjson.gz')) continue;
-    for (const line of gunzipSync(readFileSync(file)).toString('utf8').split('\n')) {
+    for (const line of ndjsonPartLines(file) ?? []) {
       if (!line) continue;
       const id = (JSON.parse(line) as { _id: string })._id;
       counts.set(id, (counts.get(id) ?? 0) + 1);

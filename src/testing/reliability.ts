@@ -16,7 +16,7 @@ import { objectIdPrefix, recordId } from '../core/record.js';
 import { buildDemoInventory } from '../demo/inventory.js';
 import { writeFlowLogObjects } from '../demo/flow-log-generator.js';
 import { createDirSource } from '../sources/dir/index.js';
-import { expectedFlowLogIds, idCountsInOutputs, listFiles } from './output-oracle.js';
+import { expectedFlowLogIds, idCountsInOutputs, listFiles, ndjsonPartLines } from './output-oracle.js';
 import { repoRoot } from './repo-root.js';
 
 export interface FlowLogInput {
@@ -30,19 +30,31 @@ export interface FlowLogInput {
 }
 
 /**
- * Writes `objects` gzip flow-log objects of `lines` lines, then replaces line `garbageEvery`,
- * `2 × garbageEvery`, … of every third object with a line no format accepts.
+ * Writes `objects` gzip flow-log objects of `lines` lines (and `big.objects` more of `big.lines`
+ * lines, twelve hours later), then replaces line `garbageEvery`, `2 × garbageEvery`, … of every
+ * third object with a line no format accepts.
  */
-export async function writeFlowLogInput(options: { dir: string; objects: number; lines: number; seed: number; garbageEvery?: number }): Promise<FlowLogInput> {
-  await writeFlowLogObjects({
-    dir: options.dir,
-    inventory: buildDemoInventory(3),
-    seed: options.seed,
-    objects: options.objects,
-    linesPerObject: options.lines,
-    start: new Date(Date.UTC(2024, 2, 26, 3)),
-    format: 'v2',
-  });
+export async function writeFlowLogInput(options: {
+  dir: string;
+  objects: number;
+  lines: number;
+  seed: number;
+  garbageEvery?: number;
+  big?: { objects: number; lines: number };
+}): Promise<FlowLogInput> {
+  const batches = [{ objects: options.objects, lines: options.lines, hour: 3 }];
+  if (options.big) batches.push({ ...options.big, hour: 15 });
+  for (const [i, batch] of batches.entries()) {
+    await writeFlowLogObjects({
+      dir: options.dir,
+      inventory: buildDemoInventory(3),
+      seed: options.seed + i,
+      objects: batch.objects,
+      linesPerObject: batch.lines,
+      start: new Date(Date.UTC(2024, 2, 26, batch.hour)),
+      format: 'v2',
+    });
+  }
   const garbageIds = new Set<string>();
   let bytesSum = 0;
   let n = 0;
@@ -137,12 +149,11 @@ export function assertExactlyOnce(r: Reconciliation): void {
   );
 }
 
-/** Sum of `bytes` over the gzip NDJSON outputs under `dir`. */
+/** Sum of `bytes` over the NDJSON parts (gzip or plain) under `dir`. */
 export function bytesSumInOutputs(dir: string): number {
   let sum = 0;
   for (const file of listFiles(dir)) {
-    if (!file.endsWith('.ndjson.gz')) continue;
-    for (const line of gunzipSync(readFileSync(file)).toString('utf8').split('\n')) {
+    for (const line of ndjsonPartLines(file) ?? []) {
       if (line) sum += Number((JSON.parse(line) as { bytes?: number }).bytes ?? 0);
     }
   }

@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { startS3Server, type RunningS3Server, type S3Fault, type S3Request } from '../../testing/s3-server.js';
 import { openPlace, type Place } from './index.js';
 
@@ -140,5 +140,18 @@ describe('places', () => {
       return true;
     });
     await place.close();
+  });
+
+  it('S3: a probe object left by a process killed mid-preflight is removed by the next probe', async () => {
+    await s3.putObject('lake', 'probed/.sluice-preflight-4242-abcdef', 'sluice preflight\n');
+    await s3.putObject('lake', 'probed/a-0000.ndjson', '{}\n');
+    const place = openPlace('s3://lake/probed/', s3Options());
+    try {
+      await place.probe();
+      const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: 'lake', Prefix: 'probed/' }));
+      assert.deepEqual((listed.Contents ?? []).map((o) => o.Key), ['probed/a-0000.ndjson']);
+    } finally {
+      await place.close();
+    }
   });
 });

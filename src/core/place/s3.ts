@@ -34,6 +34,7 @@ import {
   type StorageClass,
 } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
+import { crashPoint } from '../crash-points.js';
 import { SluiceError } from '../errors.js';
 import { createS3Client, type S3ConnectionOptions } from '../s3/client.js';
 import { parseS3Uri } from '../s3/uri.js';
@@ -207,12 +208,17 @@ export function createS3Place(options: S3PlaceOptions): Place {
       } catch (err) {
         throw s3Error('reaching the bucket of', root, err, 'check the bucket name, `endpoint`/`region`, and that these credentials may use it');
       }
-      const probeKey = `${prefix}.sluice-preflight-${spoolTag}`;
+      const probePrefix = `${prefix}.sluice-preflight-`;
+      const probeKey = `${probePrefix}${spoolTag}`;
       try {
+        // A probe left by a process killed mid-preflight would stay in the prefix forever: remove
+        // such leftovers (a live process's probe is gone within milliseconds; deleting a missing key succeeds).
+        const leftovers = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: probePrefix }));
+        for (const object of leftovers.Contents ?? []) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: object.Key! }));
         await client.send(new PutObjectCommand({ Bucket: bucket, Key: probeKey, Body: 'sluice preflight\n', ...writeParams }));
         await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: probeKey }));
       } catch (err) {
-        throw s3Error('writing a probe object to', root, err, 'these credentials need s3:PutObject and s3:DeleteObject on the prefix (and kms:GenerateDataKey for aws:kms)');
+        throw s3Error('writing a probe object to', root, err, 'these credentials need s3:ListBucket, s3:PutObject and s3:DeleteObject on the prefix (and kms:GenerateDataKey for aws:kms)');
       }
     },
     async close() {
@@ -234,6 +240,7 @@ async function uploadParts(
       new UploadPartCommand({ Bucket: target.bucket, Key: target.key, UploadId: target.uploadId, PartNumber: partNumber, Body: chunk, ContentLength: chunk.length }),
     );
     parts.push({ ETag: out.ETag!, PartNumber: partNumber });
+    crashPoint('mid-multipart-upload');
   }
   return parts;
 }

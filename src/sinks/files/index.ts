@@ -318,11 +318,17 @@ class FilesUnitWriter implements SinkWriter {
     // A strict pattern: a unit whose stem merely starts with this stem never matches.
     const partName = new RegExp(`^${stem}(?:-class(?:\\d+|unknown))?-\\d{4,}\\.(?:ndjson(?:\\.gz)?|parquet)$`);
     const produced = new Set(this.finishedParts.map((p) => p.staged.key));
+    const stale: string[] = [];
     for (const folder of this.foldersWritten) {
       for (const entry of await this.place.list(folder)) {
         const name = entry.key.slice(entry.key.lastIndexOf('/') + 1);
-        if (partName.test(name) && !produced.has(entry.key)) await this.place.remove(entry.key);
+        if (partName.test(name) && !produced.has(entry.key)) stale.push(entry.key);
       }
+    }
+    // The moment a reader sees this attempt's parts and an earlier attempt's side by side.
+    if (stale.length > 0) crashPoint('before-stale-delete');
+    for (const key of stale) await this.place.remove(key);
+    for (const folder of this.foldersWritten) {
       await this.place.removeLeftovers(joinKey(folder, `${this.unit.outputStem}-`), (name) => partName.test(name));
     }
   }
