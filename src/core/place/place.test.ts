@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -127,6 +128,25 @@ describe('places', () => {
       assert.ok((await place.read('f-0000.parquet'))!.equals(LARGE));
     } finally {
       fault = undefined;
+      await place.close();
+    }
+  });
+
+  it('S3: spool files of processes that no longer run are removed; those of live ones stay', async () => {
+    const spoolDir = path.join(dir, 'spool');
+    await mkdir(spoolDir, { recursive: true });
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const deadPid = Number(gone.stdout);
+    const orphan = path.join(spoolDir, `part-0000.parquet.sluice-spool-${deadPid}-abcdef-1`);
+    const live = path.join(spoolDir, `part-0001.parquet.sluice-spool-${process.ppid}-abcdef-1`);
+    await writeFile(orphan, 'left by a killed process');
+    await writeFile(live, 'still being written');
+    const place = openPlace('s3://lake/spool/', { ...s3Options(), spoolDir });
+    try {
+      const staged = await place.stage('x.ndjson');
+      await staged.discard();
+      assert.deepEqual((await readdir(spoolDir)).sort(), [path.basename(live)]);
+    } finally {
       await place.close();
     }
   });

@@ -15,7 +15,7 @@
  * one bad minute of S3.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -79,6 +79,7 @@ export function createS3Place(options: S3PlaceOptions): Place {
 
   async function stage(key: string): Promise<StagedObject> {
     await mkdir(spoolDir, { recursive: true });
+    await (spoolsSwept.get(spoolDir) ?? spoolsSwept.set(spoolDir, removeOrphanSpools(spoolDir)).get(spoolDir));
     spoolSequence += 1;
     const localPath = path.join(spoolDir, `${path.posix.basename(key)}${SPOOL_MARKER}-${spoolTag}-${spoolSequence}`);
     let state: 'staged' | 'sealed' | 'published' | 'discarded' = 'staged';
@@ -225,6 +226,32 @@ export function createS3Place(options: S3PlaceOptions): Place {
       if (ownsClient) client.destroy();
     },
   };
+}
+
+/** Spool folders already swept by this process. */
+const spoolsSwept = new Map<string, Promise<void>>();
+
+/**
+ * Removes spool files of processes that no longer run (a SIGKILLed worker never deletes its own):
+ * the name carries the writer's pid, and a pid with no process behind it cannot come back for it.
+ */
+async function removeOrphanSpools(dir: string): Promise<void> {
+  const owner = new RegExp(`${SPOOL_MARKER.replace('.', '\\.')}-(\\d+)-[0-9a-f]{6}-\\d+$`);
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const pid = Number(owner.exec(name)?.[1]);
+    if (!Number.isInteger(pid) || pid === process.pid || processIsAlive(pid)) continue;
+    await rm(path.join(dir, name), { force: true }).catch(() => undefined);
+  }
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it runs, as another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 async function uploadParts(
