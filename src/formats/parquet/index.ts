@@ -9,7 +9,7 @@
  * become base64. A file that is not Parquet (bad magic, unreadable footer) is one rejection with
  * the reason; a row group that cannot be decoded rejects its rows' range and the rest goes on.
  */
-import { parquetMetadata, parquetReadObjects } from 'hyparquet';
+import { parquetMetadata, parquetReadObjects, parquetSchema, type FileMetaData, type RowGroup, type SchemaTree } from 'hyparquet';
 import type { DecodeContext, Format, RecordBatch } from '../../core/component.js';
 import { recordId, type Rejection, type SluiceRecord } from '../../core/record.js';
 import { compileTimestampPattern } from '../../core/timestamp-pattern.js';
@@ -70,6 +70,7 @@ export function parquetFormat(options: ParquetOptions = {}): Format {
         const records: SluiceRecord[] = [];
         const rejects: Rejection[] = [];
         try {
+          checkColumnChunks(metadata, group);
           const rows = await parquetReadObjects({ file, metadata, rowStart, rowEnd, ...(options.columns ? { columns: options.columns } : {}) });
           if (rows.length !== rowEnd - rowStart) throw new Error(`${rows.length} rows decoded, the footer says ${rowEnd - rowStart}`);
           rows.forEach((row, i) => {
@@ -101,6 +102,38 @@ export function parquetFormat(options: ParquetOptions = {}): Format {
       }
     },
   };
+}
+
+/**
+ * Throws unless the row group has exactly one column chunk for each leaf column of the schema.
+ *
+ * hyparquet starts each chunk's read as it walks the row group and assembles rows from the
+ * schema's columns: a chunk naming a column the schema lacks makes it throw after the reads of
+ * the chunks before it have started, and a chunk no schema column claims is read but never
+ * awaited. Either way those reads' own failures (from the same damaged footer) become unhandled
+ * rejections, which end the process. Checked before any read starts, so they cannot happen.
+ */
+function checkColumnChunks(metadata: FileMetaData, group: RowGroup): void {
+  const leaves: string[][] = [];
+  const walk = (node: SchemaTree) => {
+    const names = node.children.map((child) => child.element.name);
+    const twice = names.find((name, i) => names.indexOf(name) !== i);
+    if (twice !== undefined) throw new Error(`the footer's schema has two columns named ${JSON.stringify([...node.path, twice].join('.'))}`);
+    for (const child of node.children) {
+      if (child.children.length > 0) walk(child);
+      else leaves.push(child.path);
+    }
+  };
+  walk(parquetSchema(metadata));
+  const key = (path: readonly string[]) => JSON.stringify(path);
+  const expected = new Set(leaves.map(key));
+  const chunks = group.columns.map((chunk) => chunk.meta_data?.path_in_schema ?? []);
+  const claimed = new Set(chunks.map(key));
+  const matches = chunks.length === leaves.length && claimed.size === chunks.length && chunks.every((path) => expected.has(key(path)));
+  if (!matches) {
+    const show = (paths: unknown[]) => paths.map((path) => (Array.isArray(path) ? path.join('.') : String(path))).join(', ');
+    throw new Error(`the footer's column chunks (${show(chunks)}) do not match the schema's columns (${show(leaves)})`);
+  }
 }
 
 /** Parquet values as JSON-friendly values. */

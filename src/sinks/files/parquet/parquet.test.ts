@@ -341,6 +341,51 @@ test('re-running a unit writes byte-identical Parquet under the same names, what
   assert.ok(first.outputs.some((f) => f.includes('unknown-time')));
 });
 
+// Column buffers pass from finished parts to the next ones on the same thread, and which units a
+// worker thread ran before is a matter of scheduling: a part's bytes must not depend on it. (A list
+// leaf given a repetition-level buffer shorter than its definition-level one dropped the levels
+// past its end, so a re-run wrote other bytes, and levels hyparquet could not read.)
+test('property: a part is the same bytes whatever parts this thread wrote before it, and whatever the batch sizes', async () => {
+  // Prepare: OCSF records with `observables` first, so that the list's leaves take the buffers the
+  // previous part's last columns gave back. Earlier units of other shapes, sizes (up to 3,000
+  // records) and null densities leave buffers of all sizes up to 4,096 entries behind; the list
+  // has 4,500 levels in the one row group, more than any of them holds.
+  const observable = (i: number, k: number) => ({ name: `o${k}`, type: k % 2 ? 'Hostname' : 'IP Address', type_id: 1 + (k % 2), value: i % 5 ? null : `10.1.${k}.${i % 256}` });
+  const records = ocsfRecords(1500, (i) => (i % 3 === 0 ? {} : { observables: [0, 1, 2, 3].map((k) => observable(i, k)) }))
+    .map((r) => ({ ...r, fields: { observables: r.fields.observables, ...r.fields } }));
+  const cfg = (dir: string) => config(dir, { rowGroupRows: 2000 });
+  const referenceDir = await freshFolder();
+  const reference = await runUnit(cfg(referenceDir), records, 100);
+  const referenceBytes = await Promise.all(reference.outputs.map((f) => readFile(f)));
+  const rows = (await Promise.all(reference.outputs.map(readRows))).flat();
+  assert.deepEqual(rows.map(reconstruct), records.map(expectedFields));
+  const earlier = fc.record({ count: fc.integer({ min: 1, max: 3000 }), kind: fc.constantFrom('flow', 'ocsf', 'sparse'), every: fc.integer({ min: 1, max: 400 }) });
+  const recordsOf = ({ count, kind, every }: { count: number; kind: string; every: number }): SluiceRecord[] =>
+    kind === 'flow' ? flowRecords(count)
+    : kind === 'ocsf' ? ocsfRecords(count, (i) => ({ observables: i % every === 0 ? [] : [{ name: 'x', type: 'Other', type_id: 99, value: `v${i}` }] }))
+    // Mostly null: the value buffers stay far shorter than the level buffers.
+    : flowRecords(count).map((r, i) => ({ ...r, fields: { seen: i % every === 0 ? i % 2 === 0 : null, note: i % every === 0 ? `n${i}` : null } }));
+
+  // Act + Assess
+  let run = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.array(earlier, { minLength: 1, maxLength: 3 }), fc.integer({ min: 1, max: 700 }), async (history, batchSize) => {
+      run += 1;
+      for (const [i, shape] of history.entries()) {
+        const dir = await freshFolder();
+        await runUnit(config(dir), recordsOf(shape), 500, { ...unit, outputStem: `earlier${run}x${i}` });
+        await rm(dir, { recursive: true, force: true });
+      }
+      const dir = await freshFolder();
+      const again = await runUnit(cfg(dir), records, batchSize);
+      assert.deepEqual(again.outputs.map((f) => path.relative(dir, f)), reference.outputs.map((f) => path.relative(referenceDir, f)));
+      assert.deepEqual(await Promise.all(again.outputs.map((f) => readFile(f))), referenceBytes);
+      await rm(dir, { recursive: true, force: true });
+    }),
+    { numRuns: 20 },
+  );
+});
+
 test('parts roll over at the target file size, each above it but by less than a row group', async () => {
   // Prepare
   const dir = await freshFolder();

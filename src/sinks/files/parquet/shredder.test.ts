@@ -102,3 +102,22 @@ test('a record that cannot be written leaves every leaf as it was before it', ()
   shredder.add(record(3, samples[0]!));
   assert.equal(shredder.rows, 3);
 });
+
+test('a list column keeps every repetition level, whatever the sizes of the buffers released before it', () => {
+  // Prepare: released buffers are taken back last in, first out. A part whose last columns are a
+  // mostly-null boolean and `_overflow` leaves a 1,024-entry value buffer under an 8,192-entry
+  // level buffer, which the next part's first column, a list, takes as its two level buffers.
+  const before = new RecordShredder([{ kind: 'leaf', name: 'flag', type: 'boolean' }], undefined);
+  for (let i = 0; i < 5000; i++) before.add(record(i, { flag: i === 0 ? true : null }));
+  before.release();
+  const shredder = new RecordShredder([{ kind: 'list', name: 'tags', element: { kind: 'leaf', name: 'element', type: 'string' } }], undefined);
+
+  // Act: 3,000 levels, more than the shorter buffer holds.
+  for (let i = 0; i < 1000; i++) shredder.add(record(i, { tags: ['a', 'b', `c${i % 3}`] }));
+
+  // Assess
+  const tags = snapshot(shredder.leaves[0]!) as { rep: number[]; def: number[]; strings: string[] };
+  assert.deepEqual(tags.rep, Array.from({ length: 3000 }, (_, k) => (k % 3 === 0 ? 0 : 1)));
+  assert.equal(tags.def.length, 3000);
+  assert.deepEqual(tags.strings.slice(-3), ['a', 'b', 'c0']);
+});

@@ -47,7 +47,8 @@ const MAX_POOLED_BYTES = 96 * 1024 * 1024;
  * to start over: for an OCSF schema (~95 leaves) that is ~40 MB of typed arrays allocated,
  * copied and dropped per part, which measured as half the shredding time of a 40,000-record part
  * (the external memory also triggers full garbage collections). Buffers hold no state between
- * uses: levels and values are always written before they are read.
+ * uses: levels and values are always written before they are read. They come back in any size:
+ * whoever takes two that must hold the same entries (a list leaf's levels) sizes them itself.
  */
 class ColumnBufferPool {
   private readonly byteArrays: Uint8Array[] = [];
@@ -127,8 +128,18 @@ export class LeafColumn {
     interning = true,
   ) {
     this.interning = interning;
-    this.defLevels = columnBuffers.bytes();
-    if (maxRep > 0) this.repLevels = columnBuffers.bytes();
+    const levels = columnBuffers.bytes();
+    if (maxRep > 0) {
+      // Pooled buffers come in every size, and a level is written after checking the definition
+      // levels' length only: the repetition levels take the longer buffer, or the levels past the
+      // shorter one's end would be dropped (typed arrays ignore writes out of bounds), making the
+      // file depend on what the thread wrote before, and its lists unreadable.
+      const other = columnBuffers.bytes();
+      this.defLevels = levels.length <= other.length ? levels : other;
+      this.repLevels = levels.length <= other.length ? other : levels;
+    } else {
+      this.defLevels = levels;
+    }
     if (type === 'string' || type === 'json') this.indexes = columnBuffers.int32s();
     else if (type === 'boolean') this.flags = columnBuffers.bytes();
     else this.numbers = columnBuffers.float64s();
@@ -252,9 +263,10 @@ export class LeafColumn {
     this.stringChars = 0;
   }
 
+  /** Keeps the repetition levels at least as long as the definition levels (see the constructor). */
   private growLevels(): void {
     this.defLevels = grow(this.defLevels);
-    if (this.repLevels !== undefined) this.repLevels = grow(this.repLevels);
+    if (this.repLevels !== undefined && this.repLevels.length < this.defLevels.length) this.repLevels = grow(this.repLevels);
   }
 }
 
