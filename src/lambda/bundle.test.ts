@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import * as esbuild from 'esbuild';
 import { idCountsInOutputs } from '../testing/output-oracle.js';
 import { startS3Server, type RunningS3Server } from '../testing/s3-server.js';
 import { bundleLambdaHandlersSync } from './bundle.js';
@@ -23,7 +24,7 @@ let s3: RunningS3Server;
 let inputs: string[];
 
 before(async () => {
-  const metafile = bundleLambdaHandlersSync(bundleDir, { sqs: 'sqs', cwl: 'cwl', 'map-item': 'map-item' });
+  const metafile = bundleLambdaHandlersSync(esbuild, bundleDir, { sqs: 'sqs', cwl: 'cwl', 'map-item': 'map-item' });
   inputs = Object.keys(metafile?.inputs ?? {});
   s3 = await startS3Server({ buckets: ['bundle-logs'] });
 });

@@ -16,8 +16,9 @@
  * - least privilege: GetObject on the prefix only, ListBucket for the state machine only, read on
  *   the one sink secret, no wildcard resource anywhere it can be avoided.
  *
- * The handlers are bundled with esbuild at synth time (no Docker, no network); pass `code` to
- * use a bundle built beforehand (scripts/bundle-lambda.mjs).
+ * The handlers (from the `sluice` package) are bundled with esbuild at synth time (no Docker, no
+ * network); pass `code` to use a bundle built beforehand (scripts/bundle-lambda.mjs in the
+ * repository).
  */
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -38,8 +39,8 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { loadPipelineFile, type PipelineConfig } from '../pipeline/config.js';
-import { bundleLambdaHandlersSync } from '../lambda/bundle.js';
+import * as esbuild from 'esbuild';
+import { bundleLambdaHandlersSync, loadPipelineFile, type PipelineConfig } from 'sluice/lambda/bundle';
 
 export interface SluicePipelineProps {
   /** The bucket the logs land in. */
@@ -311,7 +312,7 @@ function bundledCode(pipeline: string): lambda.Code {
     // The asset is copied into cdk.out during synthesis; the temp folder is not needed after.
     process.once('exit', () => stagingDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
   }
-  bundleLambdaHandlersSync(dir, { sqs: 'sqs', 'map-item': 'map-item' });
+  bundleLambdaHandlersSync(esbuild, dir, { sqs: 'sqs', 'map-item': 'map-item' });
   if (!pipeline.startsWith('s3://')) copyFileSync(pipeline, path.join(dir, 'pipeline.yaml'));
   return lambda.Code.fromAsset(dir);
 }
