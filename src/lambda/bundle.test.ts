@@ -55,7 +55,7 @@ describe('Lambda bundle', () => {
     const out = path.join(tmp, 'out');
     writeFileSync(
       path.join(bundleDir, 'pipeline.yaml'),
-      `name: bundled\nsource:\n  uri: s3://bundle-logs/AWSLogs/\n  endpoint: ${s3.endpoint}\n  forcePathStyle: true\n  accessKeyId: env:BUNDLE_S3_KEY\n  secretAccessKey: env:BUNDLE_S3_SECRET\nformat: vpcflow\nsinks:\n  - type: files\n    path: ${out}\n`,
+      `name: bundled\nsource:\n  uri: s3://bundle-logs/AWSLogs/\n  endpoint: ${s3.endpoint}\n  forcePathStyle: true\n  accessKeyId: env:BUNDLE_S3_KEY\n  secretAccessKey: env:BUNDLE_S3_SECRET\nformat: vpcflow\nsinks:\n  - type: files\n    path: ${out}\nruntime:\n  deadLetters: s3://bundle-logs/dead-letters/\n`,
     );
     const event = readFixtureJson('constructed', 'lambda-sqs-event.sns-envelope-wrapping-s3-event.json') as { Records: Array<{ body: string; messageId: string }> };
     const body = JSON.stringify({ Records: [{ eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'bundle-logs' }, object: { key, size: VPCFLOW_OBJECT.length } } }] });
@@ -69,9 +69,17 @@ describe('Lambda bundle', () => {
 
   it('runs cwlHandler from the bundle on a Firehose transformation event', async () => {
     const out = path.join(tmp, 'cwl-out');
-    writeFileSync(path.join(bundleDir, 'cwl.yaml'), `name: cwl\nsource:\n  uri: ${tmp}\nformat:\n  type: cwl\n  inner: vpcflow\nsinks:\n  - type: files\n    path: ${out}\n`);
+    // In Lambda, dead letters must go somewhere that outlives the container: here the S3 server.
+    writeFileSync(
+      path.join(bundleDir, 'cwl.yaml'),
+      `name: cwl\nsource:\n  uri: ${tmp}\nformat:\n  type: cwl\n  inner: vpcflow\nsinks:\n  - type: files\n    path: ${out}\nruntime:\n  deadLetters: s3://bundle-logs/cwl-dead-letters/\n  s3:\n    endpoint: ${s3.endpoint}\n    forcePathStyle: true\n    accessKeyId: env:BUNDLE_S3_KEY\n    secretAccessKey: env:BUNDLE_S3_SECRET\n`,
+    );
 
-    const response = (await invokeBundled('cwl.mjs', 'cwlHandler', readFixtureJson('constructed', 'firehose-transformation-event.cwlogs-subscription.json'), { SLUICE_PIPELINE: 'cwl.yaml' })) as { records: Array<{ result: string }> };
+    const response = (await invokeBundled('cwl.mjs', 'cwlHandler', readFixtureJson('constructed', 'firehose-transformation-event.cwlogs-subscription.json'), {
+      SLUICE_PIPELINE: 'cwl.yaml',
+      BUNDLE_S3_KEY: s3.credentials.accessKeyId,
+      BUNDLE_S3_SECRET: s3.credentials.secretAccessKey,
+    })) as { records: Array<{ result: string }> };
 
     assert.deepEqual(response.records.map((r) => r.result), ['Ok', 'Dropped']);
   });
