@@ -1,7 +1,7 @@
 /**
  * The layers of docs/architecture.md, checked on every `npm test` (scripts/check-layers.mjs):
  *
- *   adapters    cli/ lambda/ cdk/ dashboard/ lake/ asl/      parse input, call the engine, render
+ *   adapters    cli/ lambda/ dashboard/ lake/ asl/      parse input, call the engine, render
  *   runtime     runtime/ (plan/, ledger/, executor, workers, dead letters)
  *   catalog     pipeline/   the static list of components and the composed config schema
  *   components  sources/<x>/ formats/<x>/ transforms/<x>/ sinks/<x>/   each imports only the kit
@@ -10,9 +10,15 @@
  * Imports run one way, bottom to top; a component never imports a sibling; product code never
  * imports demo/ or testing/ (only tests, benches and the `demo` command do). Tests beside the code
  * may use the test kits and demo data, and are otherwise held to the same arrows.
+ *
+ * The CDK construct is a package of its own (packages/cdk, `@sluice/cdk`) on top of everything: it
+ * uses this package through its published entry points (`sluice/lambda/bundle`), and nothing here
+ * imports it, so the CLI never needs aws-cdk-lib.
  */
 const COMPONENTS = '^src/(sources|formats|transforms|sinks)/';
-const ADAPTERS = '^src/(cli|lambda|cdk|dashboard|lake|asl)/';
+const ADAPTERS = '^src/(cli|lambda|dashboard|lake|asl)/';
+// By path (packages/cdk/..., node_modules/@sluice/cdk/...) or by name when it is not installed.
+const CDK_PACKAGE = '^(packages/cdk/|(node_modules/)?@sluice/cdk(/|$))';
 const TESTS = '\\.test\\.ts$';
 
 module.exports = {
@@ -37,7 +43,7 @@ module.exports = {
       severity: 'error',
       comment: 'Components sit on the kit alone: not on the catalog, the runtime or an adapter.',
       from: { path: COMPONENTS, pathNot: TESTS },
-      to: { path: '^src/(pipeline|runtime|cli|lambda|cdk|dashboard|lake|asl)/' },
+      to: { path: '^src/(pipeline|runtime|cli|lambda|dashboard|lake|asl)/' },
     },
     {
       name: 'components-in-folders',
@@ -63,14 +69,14 @@ module.exports = {
     {
       name: 'adapters-are-leaves',
       severity: 'error',
-      comment: 'lambda/, cdk/, lake/ and asl/ are used by the CLI and the dashboard, never the other way round.',
+      comment: 'lambda/, lake/ and asl/ are used by the CLI and the dashboard, never the other way round.',
       from: { path: '^src/(lambda|lake|asl)/', pathNot: TESTS },
-      to: { path: '^src/(cli|dashboard|cdk)/' },
+      to: { path: '^src/(cli|dashboard)/' },
     },
     {
       name: 'dashboard-below-cli',
       severity: 'error',
-      from: { path: '^src/(dashboard|cdk)/', pathNot: TESTS },
+      from: { path: '^src/dashboard/', pathNot: TESTS },
       to: { path: '^src/cli/' },
     },
     {
@@ -87,20 +93,38 @@ module.exports = {
       to: { path: '^(src/testing/|test/|bench/)' },
     },
     {
+      name: 'main-package-never-imports-cdk-package',
+      severity: 'error',
+      comment: 'The sluice package (CLI, Lambda handlers, tests, benches) never imports @sluice/cdk: its users would have to install aws-cdk-lib.',
+      from: { path: '^(src|test|bench|examples|scripts)/' },
+      to: { path: CDK_PACKAGE },
+    },
+    {
+      name: 'cdk-package-uses-sluice-through-its-exports',
+      severity: 'error',
+      comment: 'packages/cdk imports the sluice package by name (sluice/lambda/bundle), as a CDK app would, never by a relative path into its source.',
+      from: { path: '^packages/cdk/' },
+      to: { path: '^(src|test|bench|examples|scripts)/' },
+    },
+    {
       name: 'no-orphans-in-product',
       severity: 'error',
       comment: 'A product file nothing imports is dead code (entry points excepted).',
       from: {
         orphan: true,
-        path: '^src/',
-        pathNot: `${TESTS}|\\.d\\.ts$|^src/(index|lambda/index|cdk/index|cli/main|runtime/unit-worker|pipeline/unit-worker)\\.ts$`,
+        path: '^(src|packages/cdk/src)/',
+        pathNot: `${TESTS}|\\.d\\.ts$|^src/(index|lambda/index|lambda/bundle|cli/main|runtime/unit-worker|pipeline/unit-worker)\\.ts$|^packages/cdk/src/index\\.ts$`,
       },
       to: {},
     },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^(dist|node_modules)/' },
+    // node_modules stays in the graph (not followed), so the rules see which packages are imported.
+    exclude: { path: ['^dist/', '^packages/[^/]+/dist/', '/cdk\\.out/'] },
+    // Workspace packages are symlinked into node_modules: keep the link's path, so an import of
+    // `@sluice/cdk` shows as node_modules/@sluice/cdk (and `sluice` from packages/cdk as node_modules/sluice).
+    preserveSymlinks: true,
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'], extensions: ['.ts', '.js', '.mjs', '.json'] },

@@ -16,18 +16,17 @@
 //   import    ms to `import()` index.mjs (wall, and CPU time of the process: trust CPU on a busy machine);
 //   init      ms to import it and run a first invocation that opens a vpcflow -> files pipeline
 //             but reads nothing (the registry chunk, the AWS SDK S3 client, ... are evaluated).
-//             Its dead letters go to an S3-protocol server on loopback (a child process), as
-//             Lambda requires them durable: the CONTROL_MESSAGE the cwl handler gets is a unit,
-//             whose commit clears stale dead letters there (a DeleteObject and a
-//             ListMultipartUploads).
 // --without-parquet replaces the Parquet modules (reader and writer) with stubs that throw, to
 // show what Parquet costs; the default bundle has it.
-import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
+// In Lambda, dead letters need a durable place: the measured pipeline puts them in a bucket of an
+// in-process S3-protocol server (src/testing/s3-server.ts), so an invocation that commits a unit
+// (cwl's CONTROL_MESSAGE) pays a local S3 round trip, not a trip to AWS.
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import * as esbuild from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -102,11 +101,15 @@ function importMs(outDir, exportName) {
   return measure(code, {});
 }
 
-function measure(code, env) {
+// Asynchronous, so the in-process S3 server answers the child's requests.
+const run = promisify(execFile);
+
+async function measure(code, env) {
   const wall = [];
   const cpu = [];
   for (let i = 0; i < runs; i++) {
-    const [w, c] = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', code], { env: { ...process.env, ...env } }).toString());
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', code], { env: { ...process.env, ...env } });
+    const [w, c] = JSON.parse(stdout);
     wall.push(w);
     cpu.push(c);
   }
@@ -115,7 +118,7 @@ function measure(code, env) {
 
 // `init`: import, then one invocation that opens the pipeline but reads nothing (an s3:TestEvent,
 // a CONTROL_MESSAGE, a CloudTrail digest item), so the figure is the container's start-up work.
-function initMs(outDir, name, pipelineFile, s3Env) {
+function initMs(outDir, name, pipelineFile, env) {
   const url = new URL(`file://${path.join(outDir, 'index.mjs')}`).href;
   const events = {
     sqs: { Records: [{ messageId: 'm', eventSource: 'aws:sqs', body: '{"Service":"Amazon S3","Event":"s3:TestEvent"}' }] },
@@ -123,50 +126,29 @@ function initMs(outDir, name, pipelineFile, s3Env) {
     'map-item': { Key: 'AWSLogs/x/CloudTrail-Digest/y.json.gz' },
   };
   const code = `const c=process.cpuUsage(); const t=performance.now(); const m=await import(${JSON.stringify(url)}); await m.${LAMBDA_HANDLERS[name].export}(${JSON.stringify(events[name])}, { getRemainingTimeInMillis: () => 60000 }); const u=process.cpuUsage(c); process.stdout.write(JSON.stringify([performance.now()-t,(u.user+u.system)/1000]));`;
-  return measure(code, { SLUICE_PIPELINE: pipelineFile, SLUICE_LOG_LEVEL: 'silent', AWS_REGION: 'us-east-1', ...s3Env });
-}
-
-/**
- * The S3 test server in a child process: `measure` blocks this one while a handler runs. Resolves
- * to its endpoint and credentials once it listens.
- */
-async function startS3ServerProcess() {
-  const kit = new URL('../dist/src/testing/s3-server.js', import.meta.url).href;
-  const code = `const { startS3Server } = await import(${JSON.stringify(kit)}); const s3 = await startS3Server({ buckets: ['bundle-check-bucket'] }); process.stdout.write(JSON.stringify({ endpoint: s3.endpoint, ...s3.credentials }) + '\\n'); process.stdin.resume(); process.stdin.on('end', () => s3.stop().then(() => process.exit(0)));`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['pipe', 'pipe', 'inherit'] });
-  let text = '';
-  child.stdout.setEncoding('utf8');
-  while (!text.includes('\n')) {
-    const [chunk] = await Promise.race([once(child.stdout, 'data'), once(child, 'exit').then(() => { throw new Error('the S3 test server did not start'); })]);
-    text += chunk;
-  }
-  const server = JSON.parse(text);
-  return {
-    server,
-    async stop() {
-      child.stdin.end();
-      await once(child, 'exit');
-    },
-  };
+  return measure(code, { ...env, SLUICE_PIPELINE: pipelineFile, SLUICE_LOG_LEVEL: 'silent', AWS_REGION: 'us-east-1' });
 }
 
 async function main() {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-bundle-'));
   const pipelineFile = path.join(tmp, 'pipeline.yaml');
-  const s3 = flag('--no-measure') ? undefined : await startS3ServerProcess();
-  const s3Env = s3 ? { BUNDLE_S3_KEY: s3.server.accessKeyId, BUNDLE_S3_SECRET: s3.server.secretAccessKey } : {};
-  const runtime = s3
-    ? `runtime:\n  deadLetters: s3://bundle-check-bucket/dead-letters/\n  s3:\n    endpoint: ${s3.server.endpoint}\n    forcePathStyle: true\n    accessKeyId: env:BUNDLE_S3_KEY\n    secretAccessKey: env:BUNDLE_S3_SECRET\n`
-    : '';
-  writeFileSync(pipelineFile, `name: bundle-check\nsource:\n  uri: s3://bundle-check-bucket/AWSLogs/\nformat: vpcflow\nsinks:\n  - type: files\n    path: ${path.join(tmp, 'out')}\n${runtime}`);
+  const measuring = !flag('--no-measure');
+  const { startS3Server } = await import(new URL('../dist/src/testing/s3-server.js', import.meta.url).href);
+  const s3 = measuring ? await startS3Server({ buckets: ['bundle-check-bucket'] }) : undefined;
+  const s3Env = s3 ? { BUNDLE_S3_KEY: s3.credentials.accessKeyId, BUNDLE_S3_SECRET: s3.credentials.secretAccessKey } : {};
+  writeFileSync(
+    pipelineFile,
+    `name: bundle-check\nsource:\n  uri: s3://bundle-check-bucket/AWSLogs/\nformat: vpcflow\nsinks:\n  - type: files\n    path: ${path.join(tmp, 'out')}\nruntime:\n  deadLetters: s3://bundle-check-bucket/dead-letters/\n` +
+      (s3 ? `  s3:\n    endpoint: ${s3.endpoint}\n    forcePathStyle: true\n    accessKeyId: env:BUNDLE_S3_KEY\n    secretAccessKey: env:BUNDLE_S3_SECRET\n` : ''),
+  );
   const rows = [];
   for (const name of Object.keys(LAMBDA_HANDLERS)) {
     const outDir = path.join(outRoot, name);
     await bundleHandler(name, outDir, { withoutParquet });
     const row = { handler: name, bytes: dirBytes(outDir), zipBytes: zipBytes(outDir) };
-    if (!flag('--no-measure')) {
-      row.import = importMs(outDir, LAMBDA_HANDLERS[name].export);
-      row.init = initMs(outDir, name, pipelineFile, s3Env);
+    if (measuring) {
+      row.import = await importMs(outDir, LAMBDA_HANDLERS[name].export);
+      row.init = await initMs(outDir, name, pipelineFile, s3Env);
     }
     rows.push(row);
   }

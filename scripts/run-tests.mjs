@@ -3,13 +3,18 @@
 //   unit      every *.test.js except *.services.test.js and the long reliability tier (npm test)
 //   services  *.services.test.js: need PostgreSQL, MySQL/MariaDB, Chromium (npm run test:services)
 //   reliability  everything under test/reliability/, quick and long tiers (npm run test:reliability)
-// Extra arguments filter test files by substring.
-import { readdirSync, statSync } from 'node:fs';
+// Extra arguments filter test files by substring. The workspace packages' compiled tests
+// (packages/*/dist) run with the rest, so `npm test` at the root covers @sluice/cdk too.
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 
 const [tier = 'unit', ...filters] = process.argv.slice(2);
-const root = path.resolve('dist');
+const packagesDir = path.resolve('packages');
+const roots = [
+  path.resolve('dist'),
+  ...(existsSync(packagesDir) ? readdirSync(packagesDir).map((name) => path.join(packagesDir, name, 'dist')).filter((dir) => existsSync(dir)) : []),
+];
 
 function walk(dir, out = []) {
   for (const name of readdirSync(dir)) {
@@ -20,7 +25,7 @@ function walk(dir, out = []) {
   return out;
 }
 
-const all = walk(root).sort();
+const all = roots.flatMap((root) => walk(root)).sort();
 const pick = {
   unit: (f) => !f.endsWith('.services.test.js') && !f.endsWith('.long.test.js'),
   services: (f) => f.endsWith('.services.test.js'),

@@ -40,7 +40,7 @@ function tree(files: Record<string, string>): string {
 
 describe('layers: imports run one way (dependency-cruiser)', () => {
   it('the project has no import against the rules and no cycle', () => {
-    const violations = cruise(repoRoot, 'src', 'test', 'bench', 'examples');
+    const violations = cruise(repoRoot, 'src', 'test', 'bench', 'examples', 'packages');
     assert.deepEqual(violations.map((v) => `${v.rule.name}: ${v.from} -> ${v.to}`), []);
   });
 
@@ -48,6 +48,8 @@ describe('layers: imports run one way (dependency-cruiser)', () => {
     const dir = tree({
       'src/index.ts': "export * from './cli/main.js';\n",
       'src/cli/main.ts': "import { run } from '../runtime/run.js';\nimport { a } from '../lake/a.js';\nexport const main = () => [run, a];\n",
+      'src/cli/deploy.ts': "import { main } from './main.js';\nimport { SluicePipeline } from '@sluice/cdk';\nimport { cdk } from '../../packages/cdk/src/index.js';\nexport const deploy = [main, SluicePipeline, cdk];\n",
+      'packages/cdk/src/index.ts': "import { a } from '../../../src/lake/a.js';\nexport const cdk = a;\n",
       'src/core/kit.ts': "import { sink } from '../sinks/http/index.js';\nexport const kit = sink;\n",
       'src/sinks/http/index.ts': "import { os } from '../opensearch/index.js';\nimport { plan } from '../../pipeline/catalog.js';\nexport const sink = [os, plan];\n",
       'src/sinks/opensearch/index.ts': "export const os = 1;\n",
@@ -60,7 +62,13 @@ describe('layers: imports run one way (dependency-cruiser)', () => {
       'src/lake/dead.ts': 'export const dead = 1;\n',
     });
     try {
-      const fired = new Set(cruise(dir, 'src').map((v) => v.rule.name));
+      const violations = cruise(dir, 'src', 'packages');
+      const fired = new Set(violations.map((v) => v.rule.name));
+      // Both ways of reaching the construct package are caught: by name and by path.
+      assert.deepEqual(
+        violations.filter((v) => v.rule.name === 'main-package-never-imports-cdk-package').map((v) => `${v.from} -> ${v.to}`).sort(),
+        ['src/cli/deploy.ts -> @sluice/cdk', 'src/cli/deploy.ts -> packages/cdk/src/index.ts'],
+      );
       for (const rule of [
         'no-cycles',
         'kit-imports-only-kit',
@@ -72,6 +80,8 @@ describe('layers: imports run one way (dependency-cruiser)', () => {
         'adapters-are-leaves',
         'product-code-imports-no-demo-or-tests',
         'no-orphans-in-product',
+        'main-package-never-imports-cdk-package',
+        'cdk-package-uses-sluice-through-its-exports',
       ]) {
         assert.ok(fired.has(rule), `rule ${rule} did not fire (fired: ${[...fired].join(', ')})`);
       }

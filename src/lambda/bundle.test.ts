@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import * as esbuild from 'esbuild';
 import { idCountsInOutputs } from '../testing/output-oracle.js';
 import { startS3Server, type RunningS3Server } from '../testing/s3-server.js';
 import { bundleLambdaHandlersSync } from './bundle.js';
@@ -26,7 +27,7 @@ let s3: RunningS3Server;
 let inputs: string[];
 
 before(async () => {
-  const metafile = bundleLambdaHandlersSync(bundleDir, { sqs: 'sqs', cwl: 'cwl', 'map-item': 'map-item' });
+  const metafile = bundleLambdaHandlersSync(esbuild, bundleDir, { sqs: 'sqs', cwl: 'cwl', 'map-item': 'map-item' });
   inputs = Object.keys(metafile?.inputs ?? {});
   s3 = await startS3Server({ buckets: ['bundle-logs', 'bundle-dead-letters'] });
 });

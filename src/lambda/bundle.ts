@@ -1,19 +1,25 @@
 /**
- * How the Lambda handlers are bundled, in one place for the CDK construct (at synth time) and
- * scripts/bundle-lambda.mjs (which measures the bundles): esbuild, platform node, target node20,
- * ESM split at the handlers' dynamic imports (the registry and the components load when a
- * pipeline is opened), minified. The folder it writes is deployable as it is: `<name>.mjs` per
- * handler, shared `chunk-*.mjs`, a package.json marking ESM, and data/ocsf for the ocsf transform.
+ * How the Lambda handlers are bundled (`sluice/lambda/bundle`), in one place for the CDK construct
+ * (@sluice/cdk, at synth time), scripts/bundle-lambda.mjs (which measures the bundles) and the bundle
+ * test: esbuild, platform node, target node20, ESM split at the handlers' dynamic imports (the
+ * registry and the components load when a pipeline is opened), minified. The folder it writes is
+ * deployable as it is: `<name>.mjs` per handler, shared `chunk-*.mjs`, a package.json marking ESM,
+ * and data/ocsf for the ocsf transform.
  *
- * esbuild is loaded only when a bundle is built (it is a build tool, not a runtime dependency).
+ * This package knows what to bundle (its handler modules, its data files); the caller brings
+ * esbuild. esbuild is a build tool: a dependency of @sluice/cdk, which bundles at synth, and only
+ * a devDependency here, so installing the CLI never downloads it.
  */
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BuildOptions, Metafile } from 'esbuild';
-import { SluiceError } from '../core/errors.js';
 import { packageRoot } from '../core/package-root.js';
+
+// A deployment tool validates the pipeline it ships at build time; it gets the loader from here.
+export { loadPipelineFile, type PipelineConfig } from '../pipeline/config.js';
+export { lambdaDeadLetterLocation } from './lambda-pipeline.js';
+export { SluiceError } from '../core/errors.js';
 
 export const LAMBDA_HANDLERS = {
   sqs: { module: 'sqs', export: 'sqsHandler' },
@@ -65,23 +71,17 @@ export function finishLambdaBundle(outDir: string): void {
   cpSync(path.join(packageRoot(), 'data', 'ocsf'), path.join(outDir, 'data', 'ocsf'), { recursive: true });
 }
 
+/** The part of esbuild's API the bundling uses; pass the `esbuild` module itself. */
+export type LambdaBundler = Pick<typeof import('esbuild'), 'buildSync'>;
+
 /**
- * Bundles handlers synchronously (CDK constructs are built synchronously).
+ * Bundles handlers synchronously (CDK constructs are built synchronously) with the caller's esbuild.
  *
  * @example
- * bundleLambdaHandlersSync('/tmp/asset', { sqs: 'sqs', 'map-item': 'map-item' }); // handler "sqs.sqsHandler"
+ * import * as esbuild from 'esbuild';
+ * bundleLambdaHandlersSync(esbuild, '/tmp/asset', { sqs: 'sqs', 'map-item': 'map-item' }); // handler "sqs.sqsHandler"
  */
-export function bundleLambdaHandlersSync(outDir: string, handlers: Partial<Record<LambdaHandlerName, string>>): Metafile | undefined {
-  let esbuild: typeof import('esbuild');
-  try {
-    esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
-  } catch (err) {
-    throw new SluiceError(`bundling the Lambda handlers needs esbuild: ${(err as Error).message}`, {
-      code: 'BUNDLER_MISSING',
-      stage: 'config',
-      hint: 'npm install --save-dev esbuild, or pass a prebuilt bundle as `code` (see scripts/bundle-lambda.mjs)',
-    });
-  }
+export function bundleLambdaHandlersSync(esbuild: LambdaBundler, outDir: string, handlers: Partial<Record<LambdaHandlerName, string>>): Metafile | undefined {
   mkdirSync(outDir, { recursive: true });
   const result = esbuild.buildSync(lambdaBuildOptions(outDir, handlers));
   finishLambdaBundle(outDir);

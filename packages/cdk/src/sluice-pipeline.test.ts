@@ -12,7 +12,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { DEAD_LETTER_BUCKET, synthesizeExample } from '../../examples/cdk-app/app.js';
+import { DEAD_LETTER_BUCKET, synthesizeExample } from '../examples/cdk-app/app.js';
 import { SluicePipeline } from './index.js';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };

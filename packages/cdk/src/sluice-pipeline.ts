@@ -19,8 +19,9 @@
  *   dead letters would land there fails synthesis, and the functions may write (and clean up
  *   after a failed attempt) exactly the S3 prefixes of the dead letters and of the files sinks.
  *
- * The handlers are bundled with esbuild at synth time (no Docker, no network); pass `code` to
- * use a bundle built beforehand (scripts/bundle-lambda.mjs).
+ * The handlers (from the `sluice` package) are bundled with esbuild at synth time (no Docker, no
+ * network); pass `code` to use a bundle built beforehand (scripts/bundle-lambda.mjs in the
+ * repository).
  */
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -41,10 +42,8 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { SluiceError } from '../core/errors.js';
-import { loadPipelineFile, type PipelineConfig } from '../pipeline/config.js';
-import { bundleLambdaHandlersSync } from '../lambda/bundle.js';
-import { lambdaDeadLetterLocation } from '../lambda/lambda-pipeline.js';
+import * as esbuild from 'esbuild';
+import { bundleLambdaHandlersSync, lambdaDeadLetterLocation, loadPipelineFile, SluiceError, type PipelineConfig } from 'sluice/lambda/bundle';
 
 export interface SluicePipelineProps {
   /** The bucket the logs land in. */
@@ -398,7 +397,7 @@ function bundledCode(pipeline: string): lambda.Code {
     // The asset is copied into cdk.out during synthesis; the temp folder is not needed after.
     process.once('exit', () => stagingDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
   }
-  bundleLambdaHandlersSync(dir, { sqs: 'sqs', 'map-item': 'map-item' });
+  bundleLambdaHandlersSync(esbuild, dir, { sqs: 'sqs', 'map-item': 'map-item' });
   if (!pipeline.startsWith('s3://')) copyFileSync(pipeline, path.join(dir, 'pipeline.yaml'));
   return lambda.Code.fromAsset(dir);
 }

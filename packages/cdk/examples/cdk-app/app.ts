@@ -1,10 +1,11 @@
 /**
  * A complete CDK app deploying Sluice: S3 notifications -> SQS (+ DLQ) -> Lambda -> OpenSearch, a
  * Step Functions backfill over the prefix, alarms to SNS, the OpenSearch password from Secrets
- * Manager, rejected records kept with their reason in a dead-letter bucket. Synthesize it offline from the repository root with `npm run synth` (cdk.out lands in
- * examples/cdk-app/cdk.out), or with the CDK CLI from this folder (`cdk synth`, see cdk.json).
+ * Manager, rejected records kept with their reason in a dead-letter bucket. Synthesize it offline
+ * from the repository root with `npm run synth` (cdk.out lands in packages/cdk/examples/cdk-app/cdk.out),
+ * or with the CDK CLI from this folder (`cdk synth`, see cdk.json).
  *
- * In your own app: `import { SluicePipeline } from 'sluice/cdk'`.
+ * In your own app: `import { SluicePipeline } from '@sluice/cdk'`.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -13,9 +14,9 @@ import { App, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-li
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { SluicePipeline } from '../../src/cdk/index.js';
+import { SluicePipeline } from '../../src/index.js';
 
-/** This folder in the source tree (app.js runs from dist/examples/cdk-app/). */
+/** This folder in the source tree (app.js runs from packages/cdk/dist/examples/cdk-app/). */
 const exampleDir = (() => {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   while (!existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
