@@ -1,5 +1,5 @@
 /** A local folder as a place: temp file beside the final name, rename at publish, folders fsync'd (atomic-file.ts). */
-import { open, readdir, readFile, rename, stat } from 'node:fs/promises';
+import { copyFile, link, open, readdir, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncDirectory, listFolder, makeFolder, probeWritableFolder, removeFile, TEMP_MARKER, tempPathFor, writeFully } from '../atomic-file.js';
 import { SluiceError } from '../errors.js';
@@ -90,6 +90,32 @@ export function createLocalPlace(folder: string): Place {
         throw err;
       }
     },
+    async create(key, bytes) {
+      const finalPath = fileOf(key);
+      const dir = path.dirname(finalPath);
+      for (const changed of await makeFolder(dir)) await fsyncDirectory(changed);
+      // Complete before it has its name: a hard link fails when the name exists, a rename would not.
+      const temp = tempPathFor(finalPath);
+      try {
+        const handle = await open(temp, 'wx');
+        try {
+          await writeFully(handle, bytes);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        try {
+          await link(temp, finalPath);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+          throw err;
+        }
+        await fsyncDirectory(dir);
+        return { uri: finalPath, key };
+      } finally {
+        await removeFile(temp);
+      }
+    },
     async read(key) {
       try {
         return await readFile(fileOf(key));
@@ -97,6 +123,48 @@ export function createLocalPlace(folder: string): Place {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw err;
       }
+    },
+    async readRange(key, offset, length) {
+      let handle;
+      try {
+        handle = await open(fileOf(key), 'r');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw err;
+      }
+      try {
+        const buffer = Buffer.alloc(length);
+        let filled = 0;
+        while (filled < length) {
+          const { bytesRead } = await handle.read(buffer, filled, length - filled, offset + filled);
+          if (bytesRead === 0) break;
+          filled += bytesRead;
+        }
+        return buffer.subarray(0, filled);
+      } finally {
+        await handle.close();
+      }
+    },
+    async download(key, file) {
+      if (!(await stat(fileOf(key)).catch(() => undefined))?.isFile()) return false;
+      const temp = tempPathFor(file);
+      try {
+        await copyFile(fileOf(key), temp);
+        await rename(temp, file);
+      } catch (err) {
+        await removeFile(temp);
+        throw err;
+      }
+      return true;
+    },
+    async move(fromKey, toKey) {
+      const from = fileOf(fromKey);
+      const to = fileOf(toKey);
+      for (const changed of await makeFolder(path.dirname(to))) await fsyncDirectory(changed);
+      await rename(from, to);
+      await fsyncDirectory(path.dirname(to));
+      if (path.dirname(from) !== path.dirname(to)) await fsyncDirectory(path.dirname(from));
+      return { uri: to, key: toKey };
     },
     list: (folder) => entriesOf(folder === '' ? root : fileOf(folder)),
     listTree: (prefix = '') => {
