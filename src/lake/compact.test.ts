@@ -138,7 +138,7 @@ describe('lake compaction', () => {
     assert.equal((await one(c, totalsSql(`${dir}/*.parquet`))).n, '3000');
   });
 
-  it('replaces the rows of an input re-written with other bytes (same record ids), and refuses without ids', async () => {
+  it('replaces every compacted row of a unit whose input is re-written with other bytes, and leaves files without ids alone', async () => {
     const lake = path.join(root, 'rewritten');
     const dir = path.join(lake, FOLDER_A);
     await writeInput(c, lake, FOLDER_A, 'u1_z-class4001-0000.parquet', flowsSql(4, 2000, 'u1', '2024-05-01'));
@@ -147,20 +147,19 @@ describe('lake compaction', () => {
     // The unit of u1 runs again with another config: same ids, other bytes values, fewer rows.
     await writeInput(c, lake, FOLDER_A, 'u1_z-class4001-0000.parquet', flowsSql(4, 1500, 'u1', '2024-05-01').replace('(i * 31 % 5000)::BIGINT', '7::BIGINT'));
     const report = await compactLake(lake);
-    assert.deepEqual(report.partitions.map((p) => [p.replacedRows, p.rows]), [[1500, 3000]]);
+    assert.deepEqual(report.partitions.map((p) => [p.replacedRows, p.rows]), [[2000, 2500]]);
     const t = await one(c, `SELECT count(*)::BIGINT AS n, count(DISTINCT _id)::BIGINT AS ids, count(*) FILTER (WHERE _id LIKE 'u1-%' AND traffic.bytes = 7)::BIGINT AS new_u1 FROM read_parquet('${dir}/*.parquet')`);
-    // u1's first 1500 rows come from the new file; its rows 1500..1999 (gone from the new file) stay as compacted.
-    assert.deepEqual(t, { n: '3000', ids: '3000', new_u1: '1500' });
+    // All of u1's rows now come from its new file: the rows the new run no longer has are gone too.
+    assert.deepEqual(t, { n: '2500', ids: '2500', new_u1: '1500' });
 
     const noIds = path.join(root, 'no-ids');
     const bare = (n: number, bytes: string) => `SELECT * EXCLUDE (_id) REPLACE ({'bytes': ${bytes}, 'packets': 1::BIGINT} AS traffic) FROM (${flowsSql(6, n, 'v', '2024-05-01')})`;
     await writeInput(c, noIds, FOLDER_A, 'v_q-class4001-0000.parquet', bare(500, '1::BIGINT'));
-    await compactLake(noIds);
-    await writeInput(c, noIds, FOLDER_A, 'v_q-class4001-0000.parquet', bare(400, '2::BIGINT'));
-    const compacted = readFileSync(path.join(noIds, FOLDER_A, `${COMPACTED_STEM}-class4001-0000.parquet`));
-    await assert.rejects(compactLake(noIds), (err: unknown) => err instanceof SluiceError && err.code === 'LAKE_COMPACT_CONFLICT');
-    assert.deepEqual(readFileSync(path.join(noIds, FOLDER_A, `${COMPACTED_STEM}-class4001-0000.parquet`)), compacted);
-    assert.ok(existsSync(path.join(noIds, FOLDER_A, 'v_q-class4001-0000.parquet')));
+    const input = readFileSync(path.join(noIds, FOLDER_A, 'v_q-class4001-0000.parquet'));
+    const skipped = await compactLake(noIds);
+    assert.deepEqual(skipped.partitions.map((p) => [p.outcome, p.rows]), [['no-record-ids', 500]]);
+    assert.deepEqual(list(path.join(noIds, FOLDER_A)), ['v_q-class4001-0000.parquet']);
+    assert.deepEqual(readFileSync(path.join(noIds, FOLDER_A, 'v_q-class4001-0000.parquet')), input);
   });
 
   it('compacts only the days asked for', async () => {

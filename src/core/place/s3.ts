@@ -226,7 +226,7 @@ export function createS3Place(options: S3PlaceOptions): Place {
       if (size <= MAX_COPY_BYTES) {
         try {
           const out = await client.send(
-            new CopyObjectCommand({ Bucket: bucket, Key: s3Key(toKey), CopySource: `${bucket}/${s3Key(fromKey).split('/').map(encodeURIComponent).join('/')}`, ...writeParams }),
+            new CopyObjectCommand({ Bucket: bucket, Key: s3Key(toKey), CopySource: copySourceOf(bucket, s3Key(fromKey)), ...writeParams }),
           );
           published = { uri: uri(toKey), key: toKey, etag: unquote(out.CopyObjectResult?.ETag) };
         } catch (err) {
@@ -338,6 +338,14 @@ async function* fixedChunks(input: AsyncIterable<Buffer>, size: number): AsyncIt
     }
   }
   if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes);
+}
+
+/**
+ * CopyObject's `bucket/key`, URL-encoded as S3 wants it; `=` (every partition folder has one)
+ * stays as it is, as S3-compatible servers that decode with decodeURI need it.
+ */
+function copySourceOf(bucket: string, key: string): string {
+  return `${bucket}/${key.split('/').map((segment) => encodeURIComponent(segment).replaceAll('%3D', '=')).join('/')}`;
 }
 
 function unquote(etag: string | undefined): string | undefined {
