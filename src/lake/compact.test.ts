@@ -10,6 +10,7 @@ import { openLake } from './catalog.js';
 import { COMPACTED_STEM, compactLake } from './compact.js';
 import { hostFlowsSql } from './host-flows.js';
 import { repoRoot } from '../testing/repo-root.js';
+import { lakeIdCounts } from '../testing/lake-oracle.js';
 
 /**
  * Generated OCSF-shaped flows (nested endpoint structs, a list, a record id) in Security Lake
@@ -136,6 +137,31 @@ describe('lake compaction', () => {
     assert.deepEqual(second.partitions.map((p) => [p.outcome, p.alreadyCompacted, p.rows]), [['already-compacted', 1, 3000]]);
     assert.deepEqual(list(dir), [`${COMPACTED_STEM}-class4001-0000.parquet`]);
     assert.equal((await one(c, totalsSql(`${dir}/*.parquet`))).n, '3000');
+  });
+
+  it('a compaction killed at any of its crash points never shows a row twice, and the next one finishes it', async () => {
+    for (const at of [1, 2, 3, 4]) {
+      const lake = path.join(root, `killed-${at}`);
+      const dir = path.join(lake, FOLDER_A);
+      await writeInput(c, lake, FOLDER_A, 'k1_a-class4001-0000.parquet', flowsSql(20, 1200, 'k1', '2024-05-01'));
+      await writeInput(c, lake, FOLDER_A, 'k2_a-class4001-0000.parquet', flowsSql(21, 800, 'k2', '2024-05-01'));
+      const killed = spawnSync(process.execPath, [path.join(repoRoot(), 'bin', 'sluice.js'), 'compact', '--lake', lake], {
+        encoding: 'utf8',
+        env: { ...process.env, SLUICE_LOG_LEVEL: 'warn', SLUICE_CRASH_AT: `mid-compaction@${at}` },
+      });
+      const visible = await lakeIdCounts(lake);
+      assert.deepEqual([...visible.values()].filter((n) => n > 1), [], `killed at mid-compaction@${at}: no row twice`);
+      if (at <= 3) {
+        assert.equal(killed.signal, 'SIGKILL', `mid-compaction@${at} is reached`);
+        assert.ok(list(dir).includes(`.${COMPACTED_STEM}-class4001-0000.parquet.pending`), 'the new file waits under its hidden name');
+      } else {
+        assert.equal(killed.status, 0, 'a compaction of two inputs passes mid-compaction three times');
+      }
+      const next = await compactLake(lake);
+      assert.equal(next.resumed, at <= 3 ? 1 : 0);
+      assert.deepEqual(list(dir), [`${COMPACTED_STEM}-class4001-0000.parquet`]);
+      assert.deepEqual(await one(c, `SELECT count(*)::BIGINT AS n, count(DISTINCT _id)::BIGINT AS ids FROM read_parquet('${dir}/*.parquet')`), { n: '2000', ids: '2000' });
+    }
   });
 
   it('replaces every compacted row of a unit whose input is re-written with other bytes, and leaves files without ids alone', async () => {

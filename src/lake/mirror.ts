@@ -9,7 +9,7 @@
  *   partition (compaction replaces a day's parts with one file; the mirror follows).
  * - A file appears in the mirror complete or not at all (download aside, then rename); the
  *   index (`index.json`: key → ETag) is written after the files, so a crash leaves at worst
- *   files that are fetched again.
+ *   files it does not list, which the next sync deletes (and fetches again if still wanted).
  * - A listing is not a snapshot: one taken while a compaction runs can show an input and the
  *   compacted file holding it. An input that a mirrored compacted file lists (by name and size)
  *   is therefore left out, as the writers' rules leave it out of the lake (compacted-file.ts);
@@ -19,6 +19,7 @@
  * - One sync at a time per cache folder (a lock file in it).
  */
 import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, statfs, writeFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -109,8 +110,13 @@ export function createLakeMirror(options: LakeMirrorOptions): LakeMirror {
 
   async function writeIndex(index: Map<string, string>): Promise<void> {
     const temp = path.join(cache, `.${INDEX}.${process.pid}.tmp`);
-    await writeFile(temp, JSON.stringify(Object.fromEntries([...index].sort(([a], [b]) => (a < b ? -1 : 1)))));
-    await rename(temp, path.join(cache, INDEX));
+    try {
+      await writeFile(temp, JSON.stringify(Object.fromEntries([...index].sort(([a], [b]) => (a < b ? -1 : 1)))));
+      await rename(temp, path.join(cache, INDEX));
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
   }
 
   const cacheFull = (err: unknown, wanted: number): SluiceError =>
@@ -120,6 +126,57 @@ export function createLakeMirror(options: LakeMirrorOptions): LakeMirror {
       hint: 'free space there, or pass --cache <folder> on a larger disk (or ask for fewer days); nothing was read from a partial download',
       cause: err,
     });
+
+  async function syncUnderLock(listing: LakeListing, wanted: (object: LakeObject) => boolean, wants: (bytes: number) => void): Promise<MirrorSync> {
+    await mkdir(dir, { recursive: true });
+    return withLakeFolderLock(cachePlace, '', async () => {
+      const index = await readIndex();
+      const remote = new Map(listing.objects.map((o) => [o.key, o]));
+      let removed = 0;
+      const current = async (key: string, object: LakeObject) =>
+        index.get(key) === `${SKIPPED}${object.etag}` || (index.get(key) === object.etag && (await stat(fileOf(key)).catch(() => undefined))?.size === object.size);
+      // Stale copies go first: the mirror never holds an old and a new version together. Files
+      // the index does not know (a download whose index write a full disk stopped) go too.
+      for (const key of filesUnder(dir)) {
+        if (!index.has(key)) {
+          await rm(fileOf(key), { force: true });
+          removed++;
+        }
+      }
+      for (const [key, etag] of [...index]) {
+        const object = remote.get(key);
+        if (object === undefined || object.etag !== etag.replace(SKIPPED, '')) {
+          await rm(fileOf(key), { force: true });
+          index.delete(key);
+          removed++;
+        }
+      }
+      await writeIndex(index);
+      const missing: LakeObject[] = [];
+      for (const object of listing.objects) if (wanted(object) && !(await current(object.key, object))) missing.push(object);
+      const wantedBytes = missing.reduce((n, o) => n + o.size, 0);
+      wants(wantedBytes);
+      if (wantedBytes > 0) {
+        const free = await statfs(dir).then((s) => s.bavail * s.bsize, () => Infinity);
+        if (wantedBytes > free) throw cacheFull(new Error(`${(free / 1e6).toFixed(1)} MB free`), wantedBytes);
+      }
+      let downloadedBytes = 0;
+      try {
+        for (const object of missing) {
+          await mkdir(path.dirname(fileOf(object.key)), { recursive: true });
+          if (!(await place.download(object.key, fileOf(object.key)))) continue; // deleted since the listing
+          index.set(object.key, object.etag);
+          downloadedBytes += object.size;
+        }
+      } finally {
+        // What did arrive is kept (a full disk may keep the index from being written: then it is fetched again).
+        await writeIndex(index).catch(() => undefined);
+      }
+      const skipped = await dropInputsOfCompacted(cachePlace, index, fileOf);
+      if (skipped > 0) await writeIndex(index);
+      return { downloaded: missing.length, downloadedBytes, removed, skipped };
+    });
+  }
 
   return {
     root: place.root,
@@ -136,54 +193,31 @@ export function createLakeMirror(options: LakeMirrorOptions): LakeMirror {
       return { objects, interrupted: [...interrupted].sort() };
     },
     async sync(listing, wanted) {
-      await mkdir(dir, { recursive: true });
-      return withLakeFolderLock(cachePlace, '', async () => {
-        const index = await readIndex();
-        const remote = new Map(listing.objects.map((o) => [o.key, o]));
-        let removed = 0;
-        const current = async (key: string, object: LakeObject) =>
-          index.get(key) === `${SKIPPED}${object.etag}` || (index.get(key) === object.etag && (await stat(fileOf(key)).catch(() => undefined))?.size === object.size);
-        // Stale copies go first: the mirror never holds an old and a new version together.
-        for (const [key, etag] of [...index]) {
-          const object = remote.get(key);
-          if (object === undefined || object.etag !== etag.replace(SKIPPED, '')) {
-            await rm(fileOf(key), { force: true });
-            index.delete(key);
-            removed++;
-          }
-        }
-        await writeIndex(index);
-        const missing: LakeObject[] = [];
-        for (const object of listing.objects) if (wanted(object) && !(await current(object.key, object))) missing.push(object);
-        const wantedBytes = missing.reduce((n, o) => n + o.size, 0);
-        if (wantedBytes > 0) {
-          const free = await statfs(dir).then((s) => s.bavail * s.bsize, () => Infinity);
-          if (wantedBytes > free) throw cacheFull(new Error(`${(free / 1e6).toFixed(1)} MB free`), wantedBytes);
-        }
-        let downloadedBytes = 0;
-        try {
-          for (const object of missing) {
-            await mkdir(path.dirname(fileOf(object.key)), { recursive: true });
-            if (!(await place.download(object.key, fileOf(object.key)))) continue; // deleted since the listing
-            index.set(object.key, object.etag);
-            downloadedBytes += object.size;
-          }
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code === 'ENOSPC' || code === 'EDQUOT') throw cacheFull(err, wantedBytes);
-          throw err;
-        } finally {
-          await writeIndex(index);
-        }
-        const skipped = await dropInputsOfCompacted(cachePlace, index, fileOf);
-        if (skipped > 0) await writeIndex(index);
-        return { downloaded: missing.length, downloadedBytes, removed, skipped };
-      });
+      let wantedBytes = 0;
+      try {
+        return await syncUnderLock(listing, wanted, (bytes) => (wantedBytes = bytes));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOSPC' || code === 'EDQUOT') throw cacheFull(err, wantedBytes);
+        throw err;
+      }
     },
     async close() {
       await place.close();
     },
   };
+
+}
+
+/** Keys of the files under `dir` ('/'-separated), none when it does not exist. */
+function filesUnder(dir: string): string[] {
+  let entries;
+  try {
+    entries = readdirSync(dir, { recursive: true, withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath ?? e.path, e.name)).split(path.sep).join('/'));
 }
 
 /** See the file comment: mirrored inputs that a mirrored compacted file lists are left out. */

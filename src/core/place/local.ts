@@ -48,7 +48,8 @@ export function createLocalPlace(folder: string): Place {
     return out;
   }
 
-  async function* walk(dir: string): AsyncIterable<PlaceEntry> {
+  /** Objects under `dir`, in key order; at its top only names starting with `namePrefix`. */
+  async function* walk(dir: string, namePrefix = ''): AsyncIterable<PlaceEntry> {
     let names: Array<{ name: string; isDirectory(): boolean; isFile(): boolean }>;
     try {
       names = await readdir(dir, { withFileTypes: true });
@@ -59,7 +60,7 @@ export function createLocalPlace(folder: string): Place {
     // Key order: compare names as keys compare (a folder's contents sort after "name/").
     names.sort((a, b) => Buffer.compare(Buffer.from(a.isDirectory() ? `${a.name}/` : a.name), Buffer.from(b.isDirectory() ? `${b.name}/` : b.name)));
     for (const entry of names) {
-      if (entry.name.includes(TEMP_MARKER)) continue;
+      if (entry.name.includes(TEMP_MARKER) || !entry.name.startsWith(namePrefix)) continue;
       const file = path.join(dir, entry.name);
       if (entry.isDirectory()) yield* walk(file);
       else if (entry.isFile()) {
@@ -168,9 +169,10 @@ export function createLocalPlace(folder: string): Place {
     },
     list: (folder) => entriesOf(folder === '' ? root : fileOf(folder)),
     listTree: (prefix = '') => {
-      // A prefix is a folder here ('a/b/' or 'a/b'); a partial name filters the folder's entries.
-      const clean = prefix.replace(/\/+$/, '');
-      return clean === '' ? walk(root) : filterTree(walk(path.dirname(fileOf(clean))), prefix);
+      // A prefix is a folder ('a/b/'), or a folder and the start of names in it ('a/b/x-').
+      if (prefix === '' || prefix.replace(/\/+$/, '') === '') return walk(root);
+      if (prefix.endsWith('/')) return walk(fileOf(prefix.replace(/\/+$/, '')));
+      return filterTree(walk(path.dirname(fileOf(prefix)), path.basename(fileOf(prefix))), prefix);
     },
     remove: (key) => removeFile(fileOf(key)),
     async removeLeftovers(keyPrefix, nameFilter) {

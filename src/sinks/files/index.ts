@@ -193,6 +193,8 @@ class FilesUnitWriter implements SinkWriter {
   private lastPart: UnitPart<unknown> | undefined;
   private state: 'open' | 'committing' | 'committed' | 'aborted' | 'failed' = 'open';
   private failure: SluiceError | undefined;
+  /** Only Security Lake folders are compacted (`sluice compact`): only they may hold compacted files. */
+  private readonly lakeLayout: boolean;
 
   constructor(
     private readonly place: Place,
@@ -204,6 +206,7 @@ class FilesUnitWriter implements SinkWriter {
   ) {
     this.targetBytes = config.targetSizeMb * 1_000_000;
     this.root = place.root;
+    this.lakeLayout = config.layout === 'security-lake';
   }
 
   async write(records: SluiceRecord[]): Promise<void> {
@@ -273,7 +276,7 @@ class FilesUnitWriter implements SinkWriter {
    */
   private async commitFolder(folder: string): Promise<string[]> {
     const parts = this.finishedParts.filter((p) => folderOfKey(p.staged.key) === folder);
-    if ((await compactedEntriesOf(this.place, folder)).length === 0) {
+    if (!this.lakeLayout || (await compactedEntriesOf(this.place, folder)).length === 0) {
       const outputs = await this.publish(parts);
       await this.removeStaleOutputs(folder, parts);
       return outputs;
