@@ -281,7 +281,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
           return send(res, 400, 'text/html; charset=utf-8', renderInvestigatePage(ctx, { host: hostParam, from: '', to: '', error: message }));
         }
         const view = { host: hostParam, from: window.from.toISOString(), to: window.to.toISOString() };
-        await lake?.cover(window);
+        // The tables are known without downloading anything; investigate() fetches the window's days of an S3 lake.
+        await lake?.refreshIfStale();
         if (!lake?.table('network_activity')) return send(res, 200, 'text/html; charset=utf-8', renderInvestigatePage(ctx, { ...view, empty: true }));
         if (!hostParam) return send(res, 200, 'text/html; charset=utf-8', renderInvestigatePage(ctx, view));
         try {
