@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -162,6 +162,33 @@ describe('lake compaction', () => {
       assert.deepEqual(list(dir), [`${COMPACTED_STEM}-class4001-0000.parquet`]);
       assert.deepEqual(await one(c, `SELECT count(*)::BIGINT AS n, count(DISTINCT _id)::BIGINT AS ids FROM read_parquet('${dir}/*.parquet')`), { n: '2000', ids: '2000' });
     }
+  });
+
+  it('the same inputs give a byte-identical compacted file', async () => {
+    const files: Buffer[] = [];
+    for (const name of ['same-a', 'same-b']) {
+      const lake = path.join(root, name);
+      for (let f = 0; f < 3; f++) await writeInput(c, lake, FOLDER_A, `s${f}_c-class4001-0000.parquet`, flowsSql(f + 40, 20_000, `s${f}`, '2024-05-01'));
+      await compactLake(lake, { rowGroupRows: 4096 });
+      files.push(readFileSync(path.join(lake, FOLDER_A, `${COMPACTED_STEM}-class4001-0000.parquet`)));
+    }
+    assert.ok(files[0]!.equals(files[1]!));
+  });
+
+  it('heals a lake an older version doubled: inputs its compacted file lists by name and size are deleted', async () => {
+    const lake = path.join(root, 'legacy');
+    const dir = path.join(lake, FOLDER_A);
+    const input = await writeInput(c, lake, FOLDER_A, 'l1_b-class4001-0000.parquet', flowsSql(30, 900, 'l1', '2024-05-01'));
+    // What `sluice compact` wrote before it recorded sha256 and id prefixes, beside the part a later --full-load put back.
+    const legacy = JSON.stringify([{ name: 'l1_b-class4001-0000.parquet', bytes: statSync(input).size }]).replaceAll("'", "''");
+    await c.run(`COPY (SELECT * FROM read_parquet('${input}')) TO '${path.join(dir, `${COMPACTED_STEM}-class4001-0000.parquet`)}' (FORMAT parquet, KV_METADATA {'sluice.compacted_from': '${legacy}'})`);
+    assert.deepEqual(await one(c, `SELECT count(*)::BIGINT AS n, count(DISTINCT _id)::BIGINT AS ids FROM read_parquet('${dir}/*.parquet')`), { n: '1800', ids: '900' });
+
+    const report = await compactLake(lake);
+
+    assert.deepEqual(report.partitions.map((p) => [p.outcome, p.alreadyCompacted, p.rows]), [['already-compacted', 1, 900]]);
+    assert.deepEqual(list(dir), [`${COMPACTED_STEM}-class4001-0000.parquet`]);
+    assert.deepEqual(await one(c, `SELECT count(*)::BIGINT AS n, count(DISTINCT _id)::BIGINT AS ids FROM read_parquet('${dir}/*.parquet')`), { n: '900', ids: '900' });
   });
 
   it('replaces every compacted row of a unit whose input is re-written with other bytes, and leaves files without ids alone', async () => {

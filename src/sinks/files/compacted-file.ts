@@ -366,7 +366,8 @@ export async function dropFromCompacted(
   }
   const { openCompactionDb, writeCompactedFile } = await loadCompactedRewriter(`lake ${place.uri(entry.key)}`);
   const work = await mkdtemp(path.join(os.tmpdir(), 'sluice-lake-rewrite-'));
-  const db = await openCompactionDb({ threads: 2, spillDir: work });
+  // Units rewrite in worker threads side by side: each DuckDB keeps to a small share of memory (its sort spills).
+  const db = await openCompactionDb({ threads: 2, memoryLimit: '256MB', spillDir: work });
   try {
     let source = place.uri(entry.key);
     if (place.kind !== 'local') {
