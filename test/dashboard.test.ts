@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -20,6 +20,7 @@ import { createLogger } from '../src/core/logger.js';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { serveCommand } from '../src/cli/commands/serve.js';
 import { repoRoot } from '../src/testing/repo-root.js';
+import { startS3Server, type RunningS3Server } from '../src/testing/s3-server.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-dashboard-'));
 const stateFile = path.join(tmp, 'state.db');
@@ -303,6 +304,55 @@ describe('sluice serve: beyond loopback', () => {
   });
 });
 
+describe('sluice serve: an S3 lake', () => {
+  let s3: RunningS3Server;
+  let ledger: Ledger;
+  let lake: Lake;
+  let dash: DashboardServer;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-serve-s3-'));
+  const cacheDir = path.join(dir, 'mirror');
+  before(async () => {
+    s3 = await startS3Server({ buckets: ['serve-lake'] });
+    const duck = await DuckDBInstance.create();
+    const c = await duck.connect();
+    const ep = (ip: string, port: number) => `{'ip': '${ip}', 'port': ${port}}`;
+    for (const [day, time] of [['20240326', '2024-03-26 03:01:00+00'], ['20240327', '2024-03-27 05:00:00+00']]) {
+      const file = path.join(dir, `${day}.parquet`);
+      await c.run(`COPY (SELECT TIMESTAMPTZ '${time}' AS time, ${ep('10.0.1.12', 49152)} AS src_endpoint, ${ep('10.0.2.40', 5432)} AS dst_endpoint, {'bytes': 1000::BIGINT} AS traffic, 'Allowed' AS action, 4001 AS class_uid) TO '${file}' (FORMAT parquet)`);
+      await s3.putObject('serve-lake', `lake/region=eu-west-1/accountId=012345678901/eventDay=${day}/obj-${day}-class4001-0000.parquet`, readFileSync(file));
+    }
+    c.closeSync();
+    duck.closeSync();
+    ledger = openSqliteLedger(path.join(dir, 'state.db'));
+    lake = await openLake('s3://serve-lake/lake/', { s3: { endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: s3.credentials }, cacheDir, download: 'on-demand' });
+    dash = await startDashboard({ ledger, lake, port: 0, ledgerLabel: 'state.db', lakeLabel: 's3://serve-lake/lake/', pollMs: 50, logger });
+  });
+  after(async () => {
+    await dash?.close();
+    lake?.close();
+    await ledger?.close();
+    await s3?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the tables come from the listing; an investigation downloads the days of its window and answers', async () => {
+    const tables = await raw(`${dash.url}tables`);
+    assert.match(tables.body, /network_activity/);
+    // The form's default window is the lake's days, from the listing: nothing is downloaded for it.
+    const form = await raw(`${dash.url}investigate`);
+    assert.equal(form.status, 200);
+    assert.match(form.body, /2024-03-26T00:00/);
+    assert.equal(existsSync(path.join(cacheDir, 'files')) ? readdirSync(path.join(cacheDir, 'files'), { recursive: true }).filter((f) => String(f).endsWith('.parquet')).length : 0, 0);
+
+    const r = await raw(`${dash.url}api/investigate?host=10.0.1.12&from=2024-03-27T00:00&to=2024-03-28T00:00`);
+    assert.equal(r.status, 200, r.body);
+    const result = JSON.parse(r.body) as { flows: number; peers: Array<{ ip: string; bytes: number }> };
+    assert.deepEqual([result.flows, result.peers.map((p) => [p.ip, p.bytes])], [1, [['10.0.2.40', 1000]]]);
+    const mirrored = readdirSync(path.join(cacheDir, 'files'), { recursive: true }).map(String).filter((f) => f.endsWith('.parquet'));
+    assert.deepEqual(mirrored.map((f) => /eventDay=(\d+)/.exec(f)?.[1]), ['20240327'], 'only the window\'s day was downloaded');
+  });
+});
+
 describe('sluice serve: command-line guards', () => {
   it('refuses a non-loopback address without --token, and a token given literally', async () => {
     const flags = { state: path.join(tmp, 'guard.db'), lake: tmp, port: 0, host: '0.0.0.0' };
@@ -338,6 +388,20 @@ describe('sluice query', () => {
     assert.deepEqual(JSON.parse(json.stdout), [{ action: 'Allowed', n: 2 }, { action: 'Denied', n: 1 }]);
     const table = sluice();
     assert.match(table.stdout, /network_activity\s+4001\s+3\s+1\s/, 'view, class, 3 rows, 1 file');
+  });
+
+  it('says when an interrupted compaction leaves rows missing', () => {
+    const folder = path.join(lakeDir, 'region=eu-west-1', 'accountId=012345678901', 'eventDay=20240326');
+    const pending = path.join(folder, '.sluice-compacted-class4001-0000.parquet.pending');
+    copyFileSync(path.join(folder, 'obj-1234-class4001-0000.parquet'), pending);
+    try {
+      const r = sluice('SELECT count(*) AS n FROM network_activity');
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /warning: a compaction was interrupted in 1 folder\(s\) of .*lake \(region=eu-west-1\/accountId=012345678901\/eventDay=20240326\): their inputs' rows are missing until `sluice compact` finishes it/);
+    } finally {
+      rmSync(pending);
+    }
+    assert.doesNotMatch(sluice('SELECT 1').stderr, /warning/);
   });
 
   it('--explain prints the plan; a bad query names the views', () => {

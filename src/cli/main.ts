@@ -31,6 +31,16 @@ const STATE_DEFAULT = `default: -c's runtime.state, else $SLUICE_STATE, else ${D
 const LAKE_DEFAULT = `default: -c's parquet files sink, else $SLUICE_LAKE, else ${DEMO_LAKE} if it exists`;
 const LEDGER_FORMS = 'a ledger file, a postgres:// URL, or env:NAME / file:PATH holding one';
 
+/** How the lake commands reach an s3:// lake (default: what -c's files sink says, else the AWS defaults). */
+function withLakeS3Options(command: Command, cache: boolean): Command {
+  command
+    .option('--endpoint <url>', 'S3-compatible endpoint of an s3:// lake')
+    .option('--region <region>', 'AWS region of an s3:// lake (default: AWS_REGION or us-east-1)')
+    .option('--force-path-style', 'path-style S3 URLs for an s3:// lake (most S3-compatible servers need them)');
+  if (cache) command.option('--cache <folder>', "where an s3:// lake's partitions are downloaded to be queried (default: ~/.cache/sluice/lake/<hash>)");
+  return command;
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -133,41 +143,47 @@ export function buildProgram(): Command {
     .option('--json', 'print the resolved pipeline as JSON')
     .action(lazy(() => import('./commands/validate.js'), 'validateCommand'));
 
-  program
-    .command('serve')
-    .description('the dashboard: runs and units live, failures with redrive, throughput, the investigation view over the lake, /metrics')
-    .option('-c, --config <file>', 'pipeline YAML file: its runtime.state and its parquet files sink are served')
-    .option('--state <ledger>', `ledger to watch: ${LEDGER_FORMS} (${STATE_DEFAULT})`)
-    .option('--lake <path>', `folder holding the Parquet lake, searched recursively (${LAKE_DEFAULT}; none: no investigation data)`)
-    .option('--port <n>', 'port (0 = any free port)', parseNonNegativeInt, 8787)
-    .option('--host <address>', 'address to bind; anything but loopback needs --token', '127.0.0.1')
-    .option('--token <secret-ref>', 'bearer token as a secret reference (env:NAME, file:PATH, aws-secretsmanager:ID, aws-ssm:NAME)')
-    .option('--poll-ms <ms>', 'how often the live view reads the ledger', parsePositiveInt, 500)
-    .action(lazy(() => import('./commands/serve.js'), 'serveCommand'));
+  withLakeS3Options(
+    program
+      .command('serve')
+      .description('the dashboard: runs and units live, failures with redrive, throughput, the investigation view over the lake, /metrics')
+      .option('-c, --config <file>', 'pipeline YAML file: its runtime.state and its parquet files sink are served')
+      .option('--state <ledger>', `ledger to watch: ${LEDGER_FORMS} (${STATE_DEFAULT})`)
+      .option('--lake <path>', `folder or s3://bucket/prefix holding the Parquet lake, searched recursively (${LAKE_DEFAULT}; none: no investigation data)`)
+      .option('--port <n>', 'port (0 = any free port)', parseNonNegativeInt, 8787)
+      .option('--host <address>', 'address to bind; anything but loopback needs --token', '127.0.0.1')
+      .option('--token <secret-ref>', 'bearer token as a secret reference (env:NAME, file:PATH, aws-secretsmanager:ID, aws-ssm:NAME)')
+      .option('--poll-ms <ms>', 'how often the live view reads the ledger', parsePositiveInt, 500),
+    true,
+  ).action(lazy(() => import('./commands/serve.js'), 'serveCommand'));
 
-  program
-    .command('query')
-    .description("SQL over the Parquet lake with DuckDB; without SQL it lists the lake's views with their row counts and columns")
-    .argument('[sql]', 'the query')
-    .option('-c, --config <file>', "pipeline YAML file: query the lake its parquet files sink writes")
-    .option('--lake <path>', `folder holding the Parquet lake (${LAKE_DEFAULT})`)
-    .option('--describe <view>', "print a view's columns, nested struct fields included, with their types")
-    .addOption(new Option('--format <format>', 'output format (json: BIGINTs within ±2^53 as numbers, larger ones as strings)').choices(['table', 'csv', 'json']).default('table'))
-    .option('--explain', 'print the query plan instead of running it')
-    .option('--max-rows <n>', 'print at most this many rows', parsePositiveInt)
-    .addHelpText('after', `\n${describeViewNaming()}`)
-    .action(lazy(() => import('./commands/query.js'), 'queryCommand'));
+  withLakeS3Options(
+    program
+      .command('query')
+      .description("SQL over the Parquet lake with DuckDB; without SQL it lists the lake's views with their row counts and columns")
+      .argument('[sql]', 'the query')
+      .option('-c, --config <file>', "pipeline YAML file: query the lake its parquet files sink writes")
+      .option('--lake <path>', `folder or s3://bucket/prefix holding the Parquet lake (${LAKE_DEFAULT})`)
+      .option('--describe <view>', "print a view's columns, nested struct fields included, with their types")
+      .addOption(new Option('--format <format>', 'output format (json: BIGINTs within ±2^53 as numbers, larger ones as strings)').choices(['table', 'csv', 'json']).default('table'))
+      .option('--explain', 'print the query plan instead of running it')
+      .option('--max-rows <n>', 'print at most this many rows', parsePositiveInt)
+      .addHelpText('after', `\n${describeViewNaming()}`),
+    true,
+  ).action(lazy(() => import('./commands/query.js'), 'queryCommand'));
 
-  program
-    .command('compact')
-    .description('rewrite each lake partition (eventDay folder, per OCSF class) into one Parquet file sorted by endpoint pair and time, so per-host queries skip most of it')
-    .option('-c, --config <file>', 'pipeline YAML file: compact the lake its parquet files sink writes')
-    .option('--lake <path>', `folder holding the Parquet lake (${LAKE_DEFAULT})`)
-    .option('--day <yyyymmdd...>', 'only these eventDay partitions (default: all)')
-    .option('--row-group-rows <n>', 'rows per row group of the compacted files', parsePositiveInt, 16_384)
-    .option('--memory-limit <size>', "DuckDB's memory limit, e.g. 2GB (the sort spills beyond it)")
-    .option('--json', 'print the report as JSON')
-    .action(lazy(() => import('./commands/compact.js'), 'compactCommand'));
+  withLakeS3Options(
+    program
+      .command('compact')
+      .description('rewrite each lake partition (eventDay folder, per OCSF class) into one Parquet file sorted by endpoint pair and time, so per-host queries skip most of it')
+      .option('-c, --config <file>', 'pipeline YAML file: compact the lake its parquet files sink writes')
+      .option('--lake <path>', `folder or s3://bucket/prefix holding the Parquet lake (${LAKE_DEFAULT})`)
+      .option('--day <yyyymmdd...>', 'only these eventDay partitions (default: all)')
+      .option('--row-group-rows <n>', 'rows per row group of the compacted files', parsePositiveInt, 16_384)
+      .option('--memory-limit <size>', "DuckDB's memory limit, e.g. 2GB (the sort spills beyond it)")
+      .option('--json', 'print the report as JSON'),
+    false,
+  ).action(lazy(() => import('./commands/compact.js'), 'compactCommand'));
 
   program
     .command('demo')

@@ -32,7 +32,11 @@ export type CrashPoint =
   /** Every sink has committed; the ledger does not know yet. */
   | 'before-ledger-commit'
   /** Inside the ledger's transaction that marks the unit done, before it commits. */
-  | 'mid-ledger-commit';
+  | 'mid-ledger-commit'
+  /** The files sink has published a compacted lake file rewritten without this unit's old rows, not yet the unit's parts. */
+  | 'mid-lake-rewrite'
+  /** `sluice compact` has made its new compacted file durable (hidden) and deletes the inputs: hit after each deletion. */
+  | 'mid-compaction';
 
 /** Every crash point, in the order a unit reaches them; the crash loop kills at each. */
 export const CRASH_POINTS: readonly CrashPoint[] = [
@@ -49,12 +53,16 @@ export const CRASH_POINTS: readonly CrashPoint[] = [
 /** Points only an S3 output reaches: a local folder has no multipart uploads. */
 export const S3_ONLY_CRASH_POINTS: readonly CrashPoint[] = ['mid-multipart-upload'];
 
+/** The points of a lake with compacted files: a run into a compacted folder, and `sluice compact`. */
+export const LAKE_CRASH_POINTS: readonly CrashPoint[] = ['mid-lake-rewrite', 'mid-compaction'];
+
 function parseArmed(spec: string | undefined): { point: string; at: number } | undefined {
   if (!spec) return undefined;
   const [point, at] = spec.split('@');
   const n = at === undefined ? 1 : Number(at);
-  if (!CRASH_POINTS.includes(point as CrashPoint) || !Number.isInteger(n) || n < 1) {
-    throw new Error(`SLUICE_CRASH_AT="${spec}" is not <point>[@<n>] with point one of ${CRASH_POINTS.join(', ')}`);
+  const points = [...CRASH_POINTS, ...LAKE_CRASH_POINTS];
+  if (!points.includes(point as CrashPoint) || !Number.isInteger(n) || n < 1) {
+    throw new Error(`SLUICE_CRASH_AT="${spec}" is not <point>[@<n>] with point one of ${points.join(', ')}`);
   }
   return { point: point!, at: n };
 }

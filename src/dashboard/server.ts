@@ -184,7 +184,6 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     if (!lake) {
       throw new SluiceError('this dashboard has no lake to investigate', { code: 'NO_LAKE', stage: 'config', hint: 'start sluice serve with --lake <folder of Parquet files>' });
     }
-    await lake.refreshIfStale();
     return investigate(lake, { host: hostParam, ...window });
   };
 
@@ -282,6 +281,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
           return send(res, 400, 'text/html; charset=utf-8', renderInvestigatePage(ctx, { host: hostParam, from: '', to: '', error: message }));
         }
         const view = { host: hostParam, from: window.from.toISOString(), to: window.to.toISOString() };
+        // The tables are known without downloading anything; investigate() fetches the window's days of an S3 lake.
         await lake?.refreshIfStale();
         if (!lake?.table('network_activity')) return send(res, 200, 'text/html; charset=utf-8', renderInvestigatePage(ctx, { ...view, empty: true }));
         if (!hostParam) return send(res, 200, 'text/html; charset=utf-8', renderInvestigatePage(ctx, view));

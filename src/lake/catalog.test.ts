@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { SluiceError } from '../core/errors.js';
 import { discoverLakeTables, openLake, type Lake } from './catalog.js';
-import { investigate, parseHost, parseWindowBound, peersToCsv } from './investigate.js';
+import { investigate, networkActivitySpan, parseHost, parseWindowBound, peersToCsv } from './investigate.js';
+import { startS3Server, type RunningS3Server } from '../testing/s3-server.js';
+import { openPlace } from '../core/place/index.js';
 
 /**
  * A hand-made lake with known answers: OCSF 4001 files in Security Lake folders (two days, an
@@ -113,5 +115,64 @@ describe('the lake catalog and the investigation queries', () => {
       { ip: '10.0.0.1', name: '=HYPERLINK("http://x")', instanceId: null, interfaceId: null, network: 'a,b', ports: [80, 443], direction: 'out', flows: 1, bytes: 2, accepted: 1, rejected: 0, firstSeen: 't1', lastSeen: 't2' },
     ]);
     assert.equal(csv.split('\r\n')[1], `10.0.0.1,"'=HYPERLINK(""http://x"")",,,"a,b",80 443,out,1,2,1,0,t1,t2`);
+  });
+
+  describe('an S3 lake, read through its local mirror', () => {
+    let s3: RunningS3Server;
+    const location = 's3://lake-catalog/security-lake/';
+    const cacheRoot = mkdtempSync(path.join(os.tmpdir(), 'sluice-lake-mirror-'));
+    const s3Options = () => ({ endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: s3.credentials });
+    const localFiles = (dir: string, rel = ''): string[] =>
+      readdirSync(path.join(dir, rel), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? localFiles(dir, path.posix.join(rel, e.name)) : [path.posix.join(rel, e.name)]));
+    before(async () => {
+      s3 = await startS3Server({ buckets: ['lake-catalog'] });
+      for (const key of localFiles(root)) await s3.putObject('lake-catalog', `security-lake/${key}`, readFileSync(path.join(root, key)));
+    });
+    after(async () => {
+      await s3.stop();
+      rmSync(cacheRoot, { recursive: true, force: true });
+    });
+
+    it('on demand: the tables and days come from the listing; an investigation downloads its window\'s days only and answers as the local lake does', async () => {
+      const cacheDir = path.join(cacheRoot, 'on-demand');
+      const remote = await openLake(location, { s3: s3Options(), cacheDir, download: 'on-demand' });
+      try {
+        assert.equal(remote.remote, true);
+        assert.equal(remote.root, location);
+        assert.deepEqual(remote.tables().map((t) => [t.name, t.files]), [['api_activity', 1], ['flows', 1], ['network_activity', 2]]);
+        assert.equal(remote.hasView('network_activity'), false, 'nothing downloaded yet');
+        assert.deepEqual(remote.days(), ['20240326', '20240327']);
+        assert.deepEqual(await networkActivitySpan(remote), { from: new Date('2024-03-26T00:00:00Z'), to: new Date('2024-03-28T00:00:00Z') });
+
+        const window = { host: '10.0.1.12', from: new Date('2024-03-26T00:00:00Z'), to: new Date('2024-03-26T23:59:00Z') };
+        assert.deepEqual(await investigate(remote, window), await investigate(lake, window));
+        const mirrored = localFiles(path.join(cacheDir, 'files'));
+        assert.ok(mirrored.some((f) => f.includes('eventDay=20240326')));
+        assert.ok(!mirrored.some((f) => f.includes('eventDay=20240327')), `only the window's day is downloaded: ${mirrored.join(', ')}`);
+      } finally {
+        remote.close();
+      }
+    });
+
+    it('all at once: the views count what the local lake counts, and a refresh follows replaced and deleted objects', async () => {
+      const cacheDir = path.join(cacheRoot, 'all');
+      const remote = await openLake(location, { s3: s3Options(), cacheDir });
+      try {
+        const count = async (l: Lake, view: string) => (await l.connection.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM ${view}`)).getRowObjectsJson()[0]!.n;
+        for (const view of ['network_activity', 'api_activity', 'flows']) assert.equal(await count(remote, view), await count(lake, view), view);
+        // The lake changes: day 27 goes, day 26's file is replaced by a copy of day 27's one row.
+        const day26 = 'security-lake/lake/region=eu-west-1/accountId=012345678901/eventDay=20240326/obj-a-1111-class4001-0000.parquet';
+        const day27 = 'lake/region=eu-west-1/accountId=012345678901/eventDay=20240327/obj-b-2222-class4001-0000.parquet';
+        await s3.putObject('lake-catalog', day26, readFileSync(path.join(root, day27)));
+        const place = openPlace(location, s3Options());
+        await place.remove(day27);
+        await place.close();
+        await remote.refresh();
+        assert.equal(await count(remote, 'network_activity'), '1');
+        assert.ok(!existsSync(path.join(cacheDir, 'files', day27)), 'the deleted object left the mirror');
+      } finally {
+        remote.close();
+      }
+    });
   });
 });

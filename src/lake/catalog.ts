@@ -10,11 +10,19 @@
  * Views read with `union_by_name`, so files written by different versions (a new enrichment
  * field, say) still read as one table; Security Lake folders add `region`, `accountId` and
  * `eventDay` as VARCHAR columns (account ids keep their leading zeros) that prune whole files.
+ *
+ * An `s3://` lake is read through a local mirror (mirror.ts): `openLake` downloads every
+ * partition (`download: 'all'`, what `sluice query` does) or only those `cover()` asks for
+ * (`'on-demand'`: the dashboard covers an investigation's window), and the views read the
+ * mirror. Its tables are those of the listing; a view exists once the mirror holds a file of it.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, DuckDBTypeId, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import { SluiceError } from '../core/errors.js';
+import type { S3PlaceOptions } from '../core/place/index.js';
+import { pendingClassOf } from '../sinks/files/compacted-file.js';
+import { createLakeMirror, type LakeListing, type LakeMirror } from './mirror.js';
 import { CLASS_VIEWS } from './view-names.js';
 
 const CLASS_TAG = /-class(\d+|unknown)-\d+\.parquet$/;
@@ -47,20 +55,25 @@ interface FoundFile {
   bytes: number;
 }
 
-/** Every Parquet file under `root`, skipping dead letters (`_rejected`) and hidden folders. */
-function listParquet(root: string): FoundFile[] {
-  const out: FoundFile[] = [];
+/**
+ * Every Parquet file under `root`, skipping dead letters (`_rejected`) and hidden folders; and
+ * the folders holding an interrupted compaction (its hidden pending file).
+ */
+function listParquet(root: string): { files: FoundFile[]; interrupted: string[] } {
+  const files: FoundFile[] = [];
+  const interrupted: string[] = [];
   const walk = (dir: string, rel: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isFile() && pendingClassOf(entry.name) !== undefined) interrupted.push(rel);
       if (entry.name.startsWith('.') || entry.name.startsWith('_')) continue;
       const abs = path.join(dir, entry.name);
       const r = rel ? `${rel}/${entry.name}` : entry.name;
       if (entry.isDirectory()) walk(abs, r);
-      else if (entry.isFile() && entry.name.endsWith('.parquet')) out.push({ relative: r, bytes: statSync(abs).size });
+      else if (entry.isFile() && entry.name.endsWith('.parquet')) files.push({ relative: r, bytes: statSync(abs).size });
     }
   };
   walk(root, '');
-  return out;
+  return { files, interrupted };
 }
 
 /**
@@ -72,8 +85,13 @@ function listParquet(root: string): FoundFile[] {
 export function discoverLakeTables(root: string): LakeTable[] {
   const abs = path.resolve(root);
   if (!existsSync(abs) || !statSync(abs).isDirectory()) return [];
+  return tablesOf(abs, listParquet(abs).files);
+}
+
+/** The views of a set of files (relative to `abs`, which the views read). */
+function tablesOf(abs: string, found: readonly FoundFile[]): LakeTable[] {
   const groups = new Map<string, { classUid: number | null; files: FoundFile[]; glob?: string }>();
-  for (const file of listParquet(abs)) {
+  for (const file of found) {
     const tag = CLASS_TAG.exec(file.relative);
     let name: string;
     let classUid: number | null = null;
@@ -110,13 +128,27 @@ export function discoverLakeTables(root: string): LakeTable[] {
 }
 
 export interface Lake {
+  /** The lake's folder, or its `s3://bucket/prefix/`. */
   readonly root: string;
+  /** True for an S3 lake, read through a local mirror. */
+  readonly remote: boolean;
   readonly connection: DuckDBConnection;
   tables(): LakeTable[];
   table(name: string): LakeTable | undefined;
+  /** True when the view can be queried (an S3 lake's view exists once its mirror holds a file of it). */
+  hasView(name: string): boolean;
+  /** eventDay partitions the lake has (`yyyymmdd`), sorted. */
+  days(): string[];
+  /** Folders where a compaction was interrupted: their inputs' rows are missing until `sluice compact` finishes it. */
+  interrupted(): string[];
+  /**
+   * Makes the partitions of a time window readable (all of them without one): an S3 lake
+   * downloads them into its mirror; a local lake has them all (it refreshes if stale).
+   */
+  cover(window?: { from: Date; to: Date }): Promise<void>;
   /** Re-lists the folder and re-creates the views (new classes or source folders appear). */
   refresh(): Promise<LakeTable[]>;
-  /** `refresh()` unless one ran less than `maxAgeMs` ago (a page load should not re-walk a big lake). */
+  /** `refresh()` unless one ran less than `maxAgeMs` ago (2 s; 30 s for an S3 lake): a page load should not re-walk a big lake. */
   refreshIfStale(maxAgeMs?: number): Promise<LakeTable[]>;
   /** Another connection to the same database and views, for queries that may run concurrently. */
   connect(): Promise<DuckDBConnection>;
@@ -126,35 +158,60 @@ export interface Lake {
 export interface OpenLakeOptions {
   /** DuckDB worker threads (default: DuckDB's, one per core). */
   threads?: number;
+  /** How to reach an `s3://` lake (endpoint, region, credentials). */
+  s3?: Omit<S3PlaceOptions, 'uri'>;
+  /** The mirror folder of an `s3://` lake (default under ~/.cache/sluice/lake/). */
+  cacheDir?: string;
+  /** An `s3://` lake: download every partition up front (default), or only those `cover()` asks for. */
+  download?: 'all' | 'on-demand';
 }
+
+/** UTC days `yyyymmdd` from the day of `from` to the day of `to`, inclusive. */
+export function daysOfWindow(window: { from: Date; to: Date }): string[] {
+  const days: string[] = [];
+  const start = Date.UTC(window.from.getUTCFullYear(), window.from.getUTCMonth(), window.from.getUTCDate());
+  for (let t = start; t <= window.to.getTime() && days.length < 100_000; t += 86_400_000) days.push(new Date(t).toISOString().slice(0, 10).replaceAll('-', ''));
+  return days;
+}
+
+const DAY_OF = /(?:^|\/)eventDay=(\d{8})\//;
 
 /**
  * Opens an in-memory DuckDB with the lake's views. The lake folder may not exist yet (a demo not
- * run): the catalog is then empty and `refresh()` finds the files later.
+ * run): the catalog is then empty and `refresh()` finds the files later. An `s3://` lake is read
+ * through its local mirror (see the file comment).
  *
  * @example
  * const lake = await openLake('sluice-demo/out');
  * const rows = await lake.connection.runAndReadAll('select count(*) from network_activity');
+ * const s3 = await openLake('s3://lake/ext/sluice/', { s3: { region: 'eu-west-1' }, download: 'on-demand' });
+ * await s3.cover({ from: new Date('2024-05-01'), to: new Date('2024-05-02') });
  */
 export async function openLake(root: string, options: OpenLakeOptions = {}): Promise<Lake> {
-  const abs = path.resolve(root);
+  const mirror: LakeMirror | undefined = root.startsWith('s3://') ? createLakeMirror({ location: root, s3: options.s3, cacheDir: options.cacheDir }) : undefined;
+  const abs = mirror ? mirror.dir : path.resolve(root);
   const instance = await DuckDBInstance.create(':memory:', options.threads ? { threads: String(options.threads) } : {});
   const connection = await instance.connect();
   // A lake is many files queried again and again (the dashboard, second hops): keeping each
   // file's footer in memory saves re-reading it; DuckDB re-validates it by modification time.
   await connection.run('SET parquet_metadata_cache = true');
   let current: LakeTable[] = [];
+  let viewed = new Set<string>();
+  let days: string[] = [];
+  let interrupted: string[] = [];
   let refreshedAt = 0;
-  const refresh = async (): Promise<LakeTable[]> => {
-    const found = discoverLakeTables(abs);
-    for (const old of current) {
-      if (!found.some((t) => t.name === old.name)) await connection.run(`DROP VIEW IF EXISTS "${old.name}"`);
+  // What the mirror of an S3 lake is asked to hold: every partition, or these days.
+  let covered: 'all' | Set<string> = mirror && options.download === 'on-demand' ? new Set() : 'all';
+  const localFiles = () => (existsSync(abs) && statSync(abs).isDirectory() ? listParquet(abs) : { files: [], interrupted: [] });
+  const makeViews = async (tables: readonly LakeTable[]) => {
+    for (const old of viewed) {
+      if (!tables.some((t) => t.name === old)) await connection.run(`DROP VIEW IF EXISTS "${old}"`);
     }
-    for (const table of found) {
+    for (const table of tables) {
       try {
         await connection.run(`CREATE OR REPLACE VIEW "${table.name}" AS SELECT * FROM ${table.source}`);
       } catch (err) {
-        throw new SluiceError(`lake ${abs}: cannot make view ${table.name} over ${table.files} Parquet file(s): ${(err as Error).message}`, {
+        throw new SluiceError(`lake ${mirror?.root ?? abs}: cannot make view ${table.name} over ${table.files} Parquet file(s): ${(err as Error).message}`, {
           code: 'LAKE_VIEW_FAILED',
           stage: 'read',
           hint: 'check that the files are complete Parquet files written by the files sink',
@@ -162,22 +219,61 @@ export async function openLake(root: string, options: OpenLakeOptions = {}): Pro
         });
       }
     }
-    current = found;
-    refreshedAt = Date.now();
-    return found;
+    viewed = new Set(tables.map((t) => t.name));
   };
+  const dayList = (keys: Iterable<string>) => [...new Set([...keys].map((k) => DAY_OF.exec(k)?.[1]).filter((d): d is string => d !== undefined))].sort();
+  const refresh = async (): Promise<LakeTable[]> => {
+    if (mirror === undefined) {
+      const found = localFiles();
+      current = tablesOf(abs, found.files);
+      await makeViews(current);
+      days = dayList(found.files.map((f) => f.relative));
+      interrupted = found.interrupted.sort();
+    } else {
+      const listing: LakeListing = await mirror.list();
+      const wanted = covered;
+      await mirror.sync(listing, (o) => wanted === 'all' || o.day === undefined || wanted.has(o.day));
+      // Tables and their sizes are the lake's; views read what the mirror holds.
+      const mirrored = new Map(tablesOf(abs, localFiles().files).map((t) => [t.name, t]));
+      current = tablesOf(abs, listing.objects.map((o) => ({ relative: o.key, bytes: o.size }))).map((t) => ({ ...t, source: mirrored.get(t.name)?.source ?? t.source }));
+      await makeViews([...mirrored.values()]);
+      days = dayList(listing.objects.map((o) => o.key));
+      interrupted = listing.interrupted;
+    }
+    refreshedAt = Date.now();
+    return current;
+  };
+  // Listing a whole S3 lake costs requests: a page load re-lists it at most every 30 s.
+  const defaultMaxAge = mirror ? 30_000 : 2000;
+  const refreshIfStale = (maxAgeMs = defaultMaxAge) => (Date.now() - refreshedAt >= maxAgeMs ? refresh() : Promise.resolve(current));
   await refresh();
   return {
-    root: abs,
+    root: mirror?.root ?? abs,
+    remote: mirror !== undefined,
     connection,
     tables: () => current,
     table: (name) => current.find((t) => t.name === name),
+    hasView: (name) => viewed.has(name),
+    days: () => days,
+    interrupted: () => interrupted,
+    async cover(window) {
+      if (covered === 'all') {
+        await refreshIfStale();
+        return;
+      }
+      const before = covered.size;
+      if (window === undefined) covered = 'all';
+      else for (const day of daysOfWindow(window)) covered.add(day);
+      if (covered === 'all' || covered.size > before) await refresh();
+      else await refreshIfStale();
+    },
     refresh,
-    refreshIfStale: (maxAgeMs = 2000) => (Date.now() - refreshedAt >= maxAgeMs ? refresh() : Promise.resolve(current)),
+    refreshIfStale,
     connect: () => instance.connect(),
     close: () => {
       connection.closeSync();
       instance.closeSync();
+      void mirror?.close();
     },
   };
 }
@@ -232,7 +328,7 @@ function addColumns(out: ViewColumn[], prefix: string, type: DuckDBType, depth: 
  * // { name: 'network_activity', rows: 300000, columns: [{ path: 'src_endpoint', type: 'STRUCT', depth: 0 }, { path: 'src_endpoint.ip', type: 'VARCHAR', depth: 1 }, …] }
  */
 export async function describeView(lake: Lake, name: string): Promise<ViewDescription> {
-  if (!lake.table(name)) {
+  if (!lake.table(name) || !lake.hasView(name)) {
     const views = lake.tables().map((t) => t.name);
     throw new SluiceError(`no view "${name}" in the lake ${lake.root}`, {
       code: 'NO_SUCH_VIEW',

@@ -1,54 +1,57 @@
 /**
  * Lake compaction: rewrites the Parquet files of one OCSF class in one Security Lake partition
  * folder (`region=/accountId=/eventDay=`) into one file, `sluice-compacted-class<uid>-0000.parquet`,
- * with its rows sorted so that "all flows of one IP" reads a few row groups instead of every one.
+ * with its rows sorted so that "all flows of one IP" reads a few row groups instead of every one
+ * (the sort order is explained in sinks/files/compacted-rewrite.ts). The lake may be a local
+ * folder or an S3 prefix: inputs are read where they are (local) or downloaded to a private
+ * temp folder (S3), DuckDB writes the new file there, and it goes back through the place.
  *
- * Why this order: the question matches `src_endpoint.ip = X OR dst_endpoint.ip = X`, and one sort
- * order can only cluster one key. Sorting by the unordered endpoint pair (the lower address, then
- * the higher, then time) puts every flow between X and a peer P in one run, whichever side logged
- * it and whichever way it went: X's rows sit in X's run plus one short run per lower peer, so a
- * filter on either column skips most row groups (DuckDB skips a row group by its min/max and by
- * its dictionary). Classes without both endpoint addresses are sorted by time. Row groups are
- * small (16,384 rows by default) so skipping is fine-grained. DuckDB does the rewrite (read,
- * sort, `COPY … TO parquet`); the columns, their names, order and types stay those of the input,
- * so the lake's views and every query read the compacted file like the files it replaces.
- *
- * Invariants (one compaction at a time per lake; `sluice run` into the same folders should not
- * run at the same time, see the last point):
- * - Never loses a row: the new file is written aside (a hidden temp name the catalog and the
- *   sources skip), its row count checked against the inputs, fsync'd, and only then renamed over
- *   the compacted name; the inputs are deleted after the rename. A crash before the rename leaves
- *   the inputs as they were (the next run deletes the temp file); a crash after it leaves inputs
- *   that the compacted file already holds, which the next run recognises and deletes.
- * - The compacted file names its inputs (name and size, in its key-value metadata
- *   `sluice.compacted_from`, cumulative over compactions). An input found again under a listed
- *   name and size is already inside (an interrupted run, or a unit re-run that wrote the same
- *   bytes, as the files sink does for the same input and config): it is deleted, not added twice.
- *   An input found again under a listed name but with other bytes (a unit re-run after a config
- *   change) replaces its earlier rows: rows of the compacted file whose record id (`_id`) the new
- *   file holds are dropped (rows whose id the new file no longer has are kept: ids cannot tell a
- *   row the new run dropped from one it never had). Without an id column that case is refused
- *   (nothing is changed).
+ * Invariants (the lake's, docs/lake.md; the protocol is in sinks/files/compacted-file.ts):
+ * - Whatever reads the lake never sees a row twice, and sees every row once whenever no
+ *   compaction or commit is in progress or was interrupted: the new file is written and its row
+ *   count checked, made durable under a hidden pending name, then the inputs are deleted, then
+ *   the pending file is moved over the compacted name. A crash leaves the rows of the deleted
+ *   inputs missing (never doubled) until the next compaction or commit into that folder
+ *   finishes the move.
+ * - The compacted file lists its inputs (name, size, sha256, id prefixes; cumulative). An input
+ *   found again under a listed name with the listed sha256 is already inside (it was left by an
+ *   older version, or is a copy): it is deleted, not added twice. An input of a unit whose rows
+ *   the compacted file holds with other bytes replaces all of them: the compacted rows of that
+ *   unit's listed id prefixes are dropped.
+ * - Only inputs with record ids (`_id`) are compacted: without them a later re-run could not
+ *   take its rows back out. Such a class is left as it is (`no-record-ids`).
  * - Idempotent: a folder holding only its compacted file is left alone (no rewrite).
- * - Between the rename and the deletion of the inputs (milliseconds), a reader can see the
- *   inputs' rows twice; between a crash there and the next compaction, too.
+ * - One folder at a time, holding the folder's lock, so runs that commit into compacted folders
+ *   wait for it. A folder's first compaction must not race a run writing that folder (a run
+ *   takes the lock only once a folder has a compacted file).
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { SluiceError } from '../core/errors.js';
-import { fsyncDirectory, removeFile, tempPathFor, TEMP_MARKER } from '../core/atomic-file.js';
+import { crashPoint } from '../core/crash-points.js';
+import { joinKey, openPlace, type Place, type PlaceEntry, type S3PlaceOptions } from '../core/place/index.js';
+import {
+  baseName,
+  classPartOf,
+  compactedMetadata,
+  compactedNameOf,
+  DEFAULT_COMPACTED_ROW_GROUP_ROWS,
+  finishInterruptedCompactions,
+  pendingClassOf,
+  pendingNameOf,
+  readCompactedManifest,
+  sha256OfFile,
+  withLakeFolderLock,
+  type CompactedInput,
+} from '../sinks/files/compacted-file.js';
+import { factsOf, openCompactionDb, writeCompactedFile } from '../sinks/files/compacted-rewrite.js';
+import type { DuckDBConnection } from '@duckdb/node-api';
 
-/** The name stem of a compacted file (the class tag and part number follow, as the catalog expects). */
-export const COMPACTED_STEM = 'sluice-compacted';
-/** Key-value metadata key listing a compacted file's inputs. */
-export const COMPACTED_FROM_KEY = 'sluice.compacted_from';
-const DEFAULT_ROW_GROUP_ROWS = 16_384;
-const CLASS_FILE = /^(?!\.)(.+)-(class(?:\d+|unknown))-\d{4,}\.parquet$/;
+export { COMPACTED_FROM_KEY, COMPACTED_STEM } from '../sinks/files/compacted-file.js';
+
 const PARTITION_FOLDER = /(^|\/)eventDay=([^/]+)$/;
-const ID_COLUMN = '_id';
 
 export interface CompactOptions {
   /** Only partitions of these days (`yyyymmdd`, the `eventDay` folder); default every day. */
@@ -59,6 +62,8 @@ export interface CompactOptions {
   threads?: number;
   /** DuckDB memory limit, e.g. '2GB' (beyond it the sort spills to a temp folder). */
   memoryLimit?: string;
+  /** How to reach an s3:// lake. */
+  s3?: Omit<S3PlaceOptions, 'uri'>;
 }
 
 export interface CompactedPartition {
@@ -67,7 +72,7 @@ export interface CompactedPartition {
   /** `class4001`, … */
   classTag: string;
   /** 'compacted', or why nothing was written. */
-  outcome: 'compacted' | 'already-compacted';
+  outcome: 'compacted' | 'already-compacted' | 'no-record-ids';
   inputFiles: number;
   inputBytes: number;
   /** Rows read from the inputs (the earlier compacted file included). */
@@ -77,7 +82,7 @@ export interface CompactedPartition {
   bytes: number;
   /** Inputs that the compacted file already held, deleted without being read again. */
   alreadyCompacted: number;
-  /** Rows of an earlier compaction replaced by a re-written input's rows (same record ids). */
+  /** Rows of an earlier compaction replaced by a re-written unit's rows. */
   replacedRows: number;
   seconds: number;
 }
@@ -85,6 +90,8 @@ export interface CompactedPartition {
 export interface CompactReport {
   root: string;
   partitions: CompactedPartition[];
+  /** Interrupted compactions finished before this one started. */
+  resumed: number;
   filesBefore: number;
   filesAfter: number;
   bytesBefore: number;
@@ -93,224 +100,193 @@ export interface CompactReport {
   seconds: number;
 }
 
-interface SourceEntry {
-  name: string;
-  bytes: number;
-}
-
 interface PartitionGroup {
   folder: string;
   classTag: string;
-  compacted: string | undefined;
-  inputs: string[];
+  compacted: PlaceEntry | undefined;
+  inputs: PlaceEntry[];
 }
 
-function sqlString(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
-}
-
-/** Every Security Lake partition folder with class-tagged Parquet files, grouped by class. */
-function findPartitions(root: string, days: readonly string[] | undefined): PartitionGroup[] {
-  const groups: PartitionGroup[] = [];
-  const walk = (dir: string, rel: string) => {
-    const entries = readdirSync(dir, { withFileTypes: true });
-    const day = PARTITION_FOLDER.exec(rel)?.[2];
-    const byClass = new Map<string, PartitionGroup>();
-    for (const entry of entries) {
-      if (entry.name.startsWith('.') || entry.name.startsWith('_')) continue;
-      if (entry.isDirectory()) {
-        walk(path.join(dir, entry.name), rel ? `${rel}/${entry.name}` : entry.name);
-        continue;
-      }
-      const match = entry.isFile() && day !== undefined ? CLASS_FILE.exec(entry.name) : null;
-      if (!match || (days !== undefined && !days.includes(day!))) continue;
-      const classTag = match[2]!;
-      const group = byClass.get(classTag) ?? { folder: rel, classTag, compacted: undefined, inputs: [] };
-      if (match[1] === COMPACTED_STEM) group.compacted = entry.name;
-      else group.inputs.push(entry.name);
-      byClass.set(classTag, group);
-    }
-    groups.push(...[...byClass.values()].sort((a, b) => a.classTag.localeCompare(b.classTag)));
-  };
-  walk(root, '');
-  return groups.sort((a, b) => a.folder.localeCompare(b.folder) || a.classTag.localeCompare(b.classTag));
-}
-
-async function rowsOf(connection: DuckDBConnection, files: readonly string[]): Promise<number> {
-  if (files.length === 0) return 0;
-  const list = files.map(sqlString).join(', ');
-  const reader = await connection.runAndReadAll(`SELECT coalesce(sum(num_rows), 0)::BIGINT AS n FROM parquet_file_metadata([${list}])`);
-  return Number(reader.getRowObjectsJson()[0]?.n ?? 0);
-}
-
-/** The inputs a compacted file lists (empty for a file without the key). */
-async function compactedSources(connection: DuckDBConnection, file: string): Promise<SourceEntry[]> {
-  const reader = await connection.runAndReadAll(
-    `SELECT decode(value) AS v FROM parquet_kv_metadata(${sqlString(file)}) WHERE decode(key) = ${sqlString(COMPACTED_FROM_KEY)}`,
-  );
-  const text = reader.getRowObjectsJson()[0]?.v;
-  if (typeof text !== 'string') return [];
-  const parsed = JSON.parse(text) as unknown;
-  return Array.isArray(parsed) ? (parsed as SourceEntry[]).filter((e) => typeof e?.name === 'string' && typeof e?.bytes === 'number') : [];
-}
-
-async function columnsOf(connection: DuckDBConnection, source: string): Promise<Map<string, string>> {
-  const rows = (await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`)).getRowObjectsJson();
-  return new Map(rows.map((r) => [String(r.column_name), String(r.column_type)]));
-}
-
-/** Sort key: the unordered endpoint pair then time when the class has both addresses, else time. */
-function sortKeyFor(columns: Map<string, string>): string {
-  const has = (column: string, field: string) => new RegExp(`(^STRUCT\\(|, )"?${field}"? VARCHAR`).test(columns.get(column) ?? '');
-  const time = columns.has('time') ? ', time' : '';
-  if (has('src_endpoint', 'ip') && has('dst_endpoint', 'ip')) {
-    return `least(src_endpoint.ip, dst_endpoint.ip), greatest(src_endpoint.ip, dst_endpoint.ip)${time}`;
+/** Folders (relative keys) under the lake that hold class-tagged Parquet files or a pending compaction, in key order. */
+async function findFolders(place: Place, days: readonly string[] | undefined): Promise<string[]> {
+  const folders = new Set<string>();
+  for await (const entry of place.listTree()) {
+    const at = entry.key.lastIndexOf('/');
+    const folder = at < 0 ? '' : entry.key.slice(0, at);
+    // Dead letters (`_rejected`) and hidden folders are not the lake's.
+    if (folder.split('/').some((segment) => segment.startsWith('.') || segment.startsWith('_'))) continue;
+    const day = PARTITION_FOLDER.exec(folder)?.[2];
+    if (day === undefined || (days !== undefined && !days.includes(day))) continue;
+    const name = baseName(entry.key);
+    if (classPartOf(name) || pendingClassOf(name)) folders.add(folder);
   }
-  return columns.has('time') ? 'time' : '';
+  return [...folders].sort();
 }
 
-async function fsyncFile(file: string): Promise<void> {
-  const handle = await open(file, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
+function groupsOf(folder: string, entries: readonly PlaceEntry[]): PartitionGroup[] {
+  const byClass = new Map<string, PartitionGroup>();
+  for (const entry of entries) {
+    const part = classPartOf(baseName(entry.key));
+    if (!part) continue;
+    const group = byClass.get(part.classTag) ?? { folder, classTag: part.classTag, compacted: undefined, inputs: [] };
+    if (part.compacted) group.compacted = entry;
+    else group.inputs.push(entry);
+    byClass.set(part.classTag, group);
   }
+  return [...byClass.values()].sort((a, b) => a.classTag.localeCompare(b.classTag));
 }
 
-/** Temp files of earlier, interrupted compactions of this folder. */
-function removeLeftovers(dir: string): Promise<void>[] {
-  return readdirSync(dir)
-    .filter((name) => name.startsWith(`.${COMPACTED_STEM}-`) && name.includes(TEMP_MARKER))
-    .map((name) => removeFile(path.join(dir, name)));
+/** A local file holding the object: the file itself in a local lake, a download into `work` from S3. */
+async function localCopy(place: Place, entry: PlaceEntry, work: string): Promise<string> {
+  if (place.kind === 'local') return place.uri(entry.key);
+  const file = path.join(work, `${createHash('sha256').update(entry.key).digest('hex').slice(0, 16)}-${baseName(entry.key)}`);
+  if (!(await place.download(entry.key, file))) {
+    throw new SluiceError(`lake: ${place.uri(entry.key)} disappeared while compacting its folder`, {
+      code: 'LAKE_INPUT_GONE',
+      stage: 'read',
+      retryable: true,
+      hint: 'a run deleted or replaced it at the same time: compact again once the run is over',
+    });
+  }
+  return file;
 }
 
-async function compactPartition(connection: DuckDBConnection, root: string, group: PartitionGroup, rowGroupRows: number): Promise<CompactedPartition> {
+async function compactPartition(place: Place, connection: DuckDBConnection, group: PartitionGroup, rowGroupRows: number, work: string): Promise<CompactedPartition> {
   const started = performance.now();
-  const dir = path.join(root, group.folder);
-  await Promise.all(removeLeftovers(dir));
-  const finalPath = path.join(dir, `${COMPACTED_STEM}-${group.classTag}-0000.parquet`);
-  const previous = group.compacted === undefined ? undefined : path.join(dir, group.compacted);
-  const listed = previous === undefined ? [] : await compactedSources(connection, previous);
-  const listedByName = new Map(listed.map((e) => [e.name, e]));
-  const inputs: SourceEntry[] = group.inputs.map((name) => ({ name, bytes: statSync(path.join(dir, name)).size }));
-  const already = inputs.filter((e) => listedByName.get(e.name)?.bytes === e.bytes);
-  const fresh = inputs.filter((e) => listedByName.get(e.name)?.bytes !== e.bytes);
-  const rewritten = fresh.filter((e) => listedByName.has(e.name));
-  const base = { folder: group.folder, classTag: group.classTag, inputFiles: inputs.length + (previous ? 1 : 0), alreadyCompacted: already.length };
-  const inputBytes = inputs.reduce((n, e) => n + e.bytes, 0) + (previous ? statSync(previous).size : 0);
+  const compactedKey = joinKey(group.folder, compactedNameOf(group.classTag));
+  const manifest = group.compacted ? await readCompactedManifest(place, group.compacted.key, group.compacted.size) : undefined;
+  const listed = new Map((manifest?.inputs ?? []).map((e) => [e.name, e]));
+  const inputBytes = group.inputs.reduce((n, e) => n + e.size, 0) + (group.compacted?.size ?? 0);
+  const base = { folder: group.folder, classTag: group.classTag, inputFiles: group.inputs.length + (group.compacted ? 1 : 0), inputBytes };
+  const finish = (fields: Omit<CompactedPartition, keyof typeof base | 'seconds'>): CompactedPartition => ({ ...base, ...fields, seconds: (performance.now() - started) / 1000 });
+
+  const local = new Map<string, string>();
+  const sha = new Map<string, string>();
+  for (const entry of group.inputs) {
+    const file = await localCopy(place, entry, work);
+    local.set(entry.key, file);
+    sha.set(entry.key, await sha256OfFile(file));
+  }
+  const isInside = (entry: PlaceEntry) => {
+    const known = listed.get(baseName(entry.key));
+    // Files compacted before sha256 was recorded are recognised by name and size.
+    return known !== undefined && (known.sha256 === undefined ? known.bytes === entry.size : known.sha256 === sha.get(entry.key));
+  };
+  const already = group.inputs.filter(isInside);
+  const fresh = group.inputs.filter((e) => !isInside(e));
+  const compactedRows = manifest?.rows ?? 0;
+  const removeAlready = async () => {
+    for (const entry of already) await place.remove(entry.key);
+  };
 
   if (fresh.length === 0) {
-    // Nothing new: delete inputs the compacted file already holds (an interrupted run's), keep it.
-    for (const e of already) await removeFile(path.join(dir, e.name));
-    if (already.length > 0) await fsyncDirectory(dir);
-    const rows = previous ? await rowsOf(connection, [previous]) : 0;
-    const bytes = previous ? statSync(previous).size : 0;
-    return { ...base, outcome: 'already-compacted', inputBytes, inputRows: rows, rows, bytes, replacedRows: 0, seconds: (performance.now() - started) / 1000 };
+    await removeAlready();
+    return finish({ outcome: 'already-compacted', inputRows: compactedRows, rows: compactedRows, bytes: group.compacted?.size ?? 0, alreadyCompacted: already.length, replacedRows: 0 });
   }
 
-  const freshPaths = fresh.map((e) => path.join(dir, e.name));
-  const readList = [...(previous ? [previous] : []), ...freshPaths];
-  const inputRows = await rowsOf(connection, readList);
-  const files = (list: readonly string[]) => `read_parquet([${list.map(sqlString).join(', ')}], union_by_name = true, hive_partitioning = false)`;
-  let source = files(readList);
-  let replacedRows = 0;
-  if (rewritten.length > 0 && previous) {
-    const columns = await columnsOf(connection, source);
-    if (!columns.has(ID_COLUMN)) {
-      throw new SluiceError(`lake ${dir}: ${rewritten.map((e) => e.name).join(', ')} changed since ${group.compacted} took it in, and the files have no ${ID_COLUMN} column to tell its rows apart`, {
-        code: 'LAKE_COMPACT_CONFLICT',
-        stage: 'sink',
-        hint: `nothing was changed; move the changed file(s) aside, or delete ${group.compacted} and re-run the day's units, then compact again`,
-      });
-    }
-    // The earlier compaction's rows of a re-written input give way to the input's new rows.
-    const newerIds = `SELECT "${ID_COLUMN}" FROM ${files(rewritten.map((e) => path.join(dir, e.name)))} WHERE "${ID_COLUMN}" IS NOT NULL`;
-    const kept = `"${ID_COLUMN}" IS NULL OR "${ID_COLUMN}" NOT IN (${newerIds})`;
-    const [row] = (await connection.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM ${files([previous])} WHERE NOT (${kept})`)).getRowObjectsJson();
-    replacedRows = Number(row?.n ?? 0);
-    source = `(SELECT * FROM ${files([previous])} WHERE ${kept} UNION ALL BY NAME SELECT * FROM ${files(freshPaths)})`;
+  const facts = new Map<string, { rows: number; idPrefixes: string[] | undefined }>();
+  for (const entry of fresh) facts.set(entry.key, await factsOf(connection, local.get(entry.key)!));
+  const compactedFile = group.compacted ? await localCopy(place, group.compacted, work) : undefined;
+  const compactedHasIds = compactedFile === undefined || (await factsOf(connection, compactedFile)).idPrefixes !== undefined;
+  if (!compactedHasIds || [...facts.values()].some((f) => f.idPrefixes === undefined)) {
+    await removeAlready();
+    const rows = [...facts.values()].reduce((n, f) => n + f.rows, 0) + compactedRows;
+    return finish({ outcome: 'no-record-ids', inputRows: rows, rows, bytes: inputBytes, alreadyCompacted: already.length, replacedRows: 0 });
   }
-  const columns = await columnsOf(connection, source);
-  const expectedRows = inputRows - replacedRows;
-  const sortKey = sortKeyFor(columns);
-  const sources: SourceEntry[] = [...listed.filter((e) => !fresh.some((f) => f.name === e.name)), ...fresh].sort((a, b) => a.name.localeCompare(b.name));
-  const select = [...columns.keys()].map((c) => `"${c.replaceAll('"', '""')}"`).join(', ');
-  const tempPath = tempPathFor(finalPath);
+
+  // A unit whose rows are inside gives way to its new parts: all its listed inputs go.
+  const freshInputs: CompactedInput[] = fresh.map((e) => ({ name: baseName(e.key), bytes: e.size, sha256: sha.get(e.key)!, idPrefixes: facts.get(e.key)!.idPrefixes! }));
+  const freshStems = new Map<string, string[]>();
+  for (const input of freshInputs) {
+    const stem = classPartOf(input.name)!.stem;
+    freshStems.set(stem, [...(freshStems.get(stem) ?? []), ...(input.idPrefixes ?? [])]);
+  }
+  const replaced = (manifest?.inputs ?? []).filter((e) => freshStems.has(classPartOf(e.name)?.stem ?? ''));
+  // Inputs listed before id prefixes were recorded: the new parts' prefixes (the same objects' ids).
+  const dropPrefixes = [...new Set(replaced.flatMap((e) => e.idPrefixes ?? freshStems.get(classPartOf(e.name)!.stem)!))].sort();
+  const inputs = [...(manifest?.inputs ?? []).filter((e) => !replaced.includes(e)), ...freshInputs];
+  const inputRows = compactedRows + [...facts.values()].reduce((n, f) => n + f.rows, 0);
+
+  const pendingKey = joinKey(group.folder, pendingNameOf(group.classTag));
+  const staged = await place.stage(pendingKey);
+  let written: { rows: number; droppedRows: number };
+  let bytes: number;
   try {
-    await connection.run(
-      `COPY (SELECT ${select} FROM ${source} ${sortKey ? `ORDER BY ${sortKey}` : ''}) TO ${sqlString(tempPath)}
-       (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE ${rowGroupRows}, KV_METADATA {${sqlString(COMPACTED_FROM_KEY)}: ${sqlString(JSON.stringify(sources))}})`,
-    );
-    const written = await rowsOf(connection, [tempPath]);
-    if (written !== expectedRows) {
-      throw new SluiceError(`lake ${dir}: the compacted ${group.classTag} file holds ${written} rows, its inputs ${expectedRows}`, {
-        code: 'LAKE_COMPACT_MISMATCH',
-        stage: 'sink',
-        hint: 'nothing was changed (the inputs are in place); check the disk and retry',
-      });
-    }
-    await fsyncFile(tempPath);
-    await rename(tempPath, finalPath);
+    written = await writeCompactedFile(connection, {
+      sources: [...(compactedFile ? [{ file: compactedFile, dropIdPrefixes: dropPrefixes }] : []), ...fresh.map((e) => ({ file: local.get(e.key)! }))],
+      out: staged.localPath,
+      metadata: compactedMetadata(inputs, rowGroupRows),
+      rowGroupRows,
+      where: place.uri(group.folder),
+    });
+    bytes = (await stat(staged.localPath)).size;
+    await staged.seal();
+    await staged.publish();
   } catch (err) {
-    await removeFile(tempPath).catch(() => undefined);
+    await staged.discard();
     throw err;
   }
-  await fsyncDirectory(dir);
-  for (const e of inputs) await removeFile(path.join(dir, e.name));
-  if (previous && previous !== finalPath) await removeFile(previous);
-  await fsyncDirectory(dir);
-  return {
-    ...base,
-    outcome: 'compacted',
-    inputBytes,
-    inputRows,
-    rows: expectedRows,
-    bytes: statSync(finalPath).size,
-    replacedRows,
-    seconds: (performance.now() - started) / 1000,
-  };
+  // The new file is durable and hidden: from here a crash is finished by the next writer of the folder.
+  crashPoint('mid-compaction');
+  for (const entry of [...already, ...fresh]) {
+    await place.remove(entry.key);
+    crashPoint('mid-compaction');
+  }
+  await place.move(pendingKey, compactedKey);
+  return finish({ outcome: 'compacted', inputRows, rows: written.rows, bytes, alreadyCompacted: already.length, replacedRows: written.droppedRows });
 }
 
 /**
- * Compacts every Security Lake partition folder (per OCSF class) under `root`.
+ * Compacts every Security Lake partition folder (per OCSF class) under `location`: a local
+ * folder, or `s3://bucket/prefix` (with `options.s3`).
  *
  * @example
- * const report = await compactLake('sluice-demo/out', { days: ['20240501'] });
+ * const report = await compactLake('sluice-demo/out/lake', { days: ['20240501'] });
  * // report.partitions: [{ folder: 'region=eu-west-1/accountId=…/eventDay=20240501', classTag: 'class4001', inputFiles: 12, rows: 300000, … }]
  */
-export async function compactLake(root: string, options: CompactOptions = {}): Promise<CompactReport> {
+export async function compactLake(location: string, options: CompactOptions = {}): Promise<CompactReport> {
   const started = performance.now();
-  const abs = path.resolve(root);
-  const rowGroupRows = options.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS;
+  const rowGroupRows = options.rowGroupRows ?? DEFAULT_COMPACTED_ROW_GROUP_ROWS;
   if (!Number.isInteger(rowGroupRows) || rowGroupRows < 1024) {
     throw new SluiceError(`row group rows must be a whole number ≥ 1024, got ${rowGroupRows}`, { code: 'BAD_OPTION', stage: 'config' });
   }
-  if (!existsSync(abs) || !statSync(abs).isDirectory()) {
-    throw new SluiceError(`lake ${abs} is not a folder`, { code: 'LAKE_NOT_FOUND', stage: 'config', hint: 'pass the folder the files sink writes to (--lake)' });
+  const remote = location.startsWith('s3://');
+  const root = remote ? location : path.resolve(location);
+  if (!remote && !(await stat(root).catch(() => undefined))?.isDirectory()) {
+    throw new SluiceError(`lake ${root} is not a folder`, { code: 'LAKE_NOT_FOUND', stage: 'config', hint: 'pass the folder the files sink writes to (--lake)' });
   }
-  const groups = findPartitions(abs, options.days);
-  const config: Record<string, string> = {};
-  if (options.threads) config['threads'] = String(options.threads);
-  if (options.memoryLimit) config['memory_limit'] = options.memoryLimit;
-  const instance = await DuckDBInstance.create(':memory:', config);
-  const connection = await instance.connect();
-  // A day of a class can outgrow memory: the sort spills to a private temp folder, not the lake.
-  const spill = path.join(os.tmpdir(), `sluice-compact-${process.pid}-${Date.now()}`);
-  await connection.run(`SET temp_directory = ${sqlString(spill)}`);
+  const place = openPlace(root, remote ? options.s3 : undefined);
+  // Downloads (S3) and DuckDB's spill files go to a private temp folder, never into the lake.
+  const work = await mkdtemp(path.join(os.tmpdir(), 'sluice-compact-'));
+  const db = await openCompactionDb({ threads: options.threads, memoryLimit: options.memoryLimit, spillDir: path.join(work, 'spill') });
   const partitions: CompactedPartition[] = [];
+  let resumed = 0;
   try {
-    for (const group of groups) partitions.push(await compactPartition(connection, abs, group, rowGroupRows));
+    for (const folder of await findFolders(place, options.days)) {
+      await withLakeFolderLock(place, folder, async () => {
+        resumed += await finishInterruptedCompactions(place, folder);
+        for (const group of groupsOf(folder, await place.list(folder))) {
+          const downloads = path.join(work, 'objects');
+          await mkdir(downloads, { recursive: true });
+          try {
+            partitions.push(await compactPartition(place, db.connection, group, rowGroupRows, downloads));
+          } finally {
+            await rm(downloads, { recursive: true, force: true });
+          }
+        }
+      });
+    }
   } finally {
-    connection.closeSync();
-    instance.closeSync();
-    await rm(spill, { recursive: true, force: true });
+    db.close();
+    await place.close();
+    await rm(work, { recursive: true, force: true });
   }
   return {
-    root: abs,
+    root: place.root,
     partitions,
+    resumed,
     filesBefore: partitions.reduce((n, p) => n + p.inputFiles, 0),
-    filesAfter: partitions.filter((p) => p.rows > 0).length,
+    filesAfter: partitions.reduce((n, p) => n + (p.outcome === 'no-record-ids' ? p.inputFiles - p.alreadyCompacted : p.rows > 0 ? 1 : 0), 0),
     bytesBefore: partitions.reduce((n, p) => n + p.inputBytes, 0),
     bytesAfter: partitions.reduce((n, p) => n + p.bytes, 0),
     rows: partitions.reduce((n, p) => n + p.rows, 0),

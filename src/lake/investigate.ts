@@ -216,8 +216,14 @@ export async function investigate(lake: Lake, query: InvestigationQuery): Promis
       hint: 'pick a "from" earlier than "to"',
     });
   }
+  // An S3 lake downloads the window's days (only those) into its mirror first.
+  await lake.cover({ from: query.from, to: query.to });
   requireNetworkActivity(lake);
   const params = { host, from: query.from.toISOString(), to: query.to.toISOString() };
+  if (!lake.hasView('network_activity')) {
+    // The lake has network activity, none of it in this window's partitions.
+    return { query: { host, from: params.from, to: params.to }, host: { ips: [], name: null, instanceId: null, interfaceIds: [] }, peers: [], fanout: [], flows: 0, bytes: 0 };
+  }
   // Its own connection: the dashboard runs investigations concurrently (page, second hops, CSV).
   const connection = await lake.connect();
   try {
@@ -265,9 +271,18 @@ async function runInvestigation(lake: Lake, connection: DuckDBConnection, host: 
   };
 }
 
-/** The time span of the network activity in the lake (the investigation form's default window). */
+/**
+ * The time span of the network activity in the lake (the investigation form's default window).
+ * An S3 lake answers from its listing (whole eventDays), without downloading anything.
+ */
 export async function networkActivitySpan(lake: Lake): Promise<{ from: Date; to: Date } | null> {
   if (!lake.table('network_activity')) return null;
+  if (lake.remote || !lake.hasView('network_activity')) {
+    const days = lake.days();
+    if (days.length === 0) return null;
+    const dayStart = (day: string) => new Date(`${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6, 8)}T00:00:00Z`);
+    return { from: dayStart(days[0]!), to: new Date(dayStart(days[days.length - 1]!).getTime() + 86_400_000) };
+  }
   const [row] = (
     await lake.connection.runAndReadAll(
       `SELECT strftime(min(time) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') AS lo, strftime(max(time) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') AS hi FROM network_activity`,

@@ -58,7 +58,9 @@ export function lambdaBuildOptions(outDir: string, handlers: Partial<Record<Lamb
     legalComments: 'none',
     // A native addon cannot run from a bundle: SQLite enrichment tables are for the CLI (Lambda
     // pipelines use CSV/JSON tables or PostgreSQL/MySQL).
-    external: ['better-sqlite3'],
+    // DuckDB (a native addon too) is needed only to rewrite a compacted lake file (the files
+    // sink loads it on demand); a Lambda unit that meets that case fails with a clear error.
+    external: ['better-sqlite3', '@duckdb/node-api'],
     banner: { js: REQUIRE_SHIM },
     metafile: true,
     logLevel: 'error',

@@ -13,10 +13,12 @@
  *     max-keys, so a common prefix can repeat on the next page (clients must tolerate that).
  * Two S3 operations s3rver lacks are served here from its own upload store, as S3 documents
  * them: AbortMultipartUpload (DELETE ?uploadId) and ListMultipartUploads (GET ?uploads, with
- * prefix). And faults can be injected per request (`faults`): 503 SlowDown, a dropped connection
- * (mid-body for uploads), or a 500.
- * Still true: s3rver ignores conditional headers such as If-Match, and bucket names need 3+
- * characters.
+ * prefix). PutObject with `If-None-Match: *` (S3's conditional write) answers 412
+ * PreconditionFailed when the key exists; such writes of one key are handled one at a time, so
+ * exactly one of several racing writers creates the object. And faults can be injected per
+ * request (`faults`): 503 SlowDown, a dropped connection (mid-body for uploads), or a 500.
+ * Still true: s3rver ignores other conditional headers such as If-Match, and bucket names need
+ * 3+ characters.
  */
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -37,6 +39,7 @@ interface S3rverStore {
   getResourcePath(bucket: string, key: string | undefined, resource: string): string;
   listObjects(bucket: string, options: S3rverListOptions): Promise<S3rverListing>;
   putObject(object: { bucket: string; key: string; content: Buffer; metadata: Record<string, string> }): Promise<unknown>;
+  existsObject(bucket: string, key: string): Promise<boolean>;
 }
 interface S3rverListOptions {
   delimiter?: string;
@@ -259,10 +262,12 @@ function repairListing(store: S3rverStore): void {
   };
 }
 
-/** See the file comment: AbortMultipartUpload, ListMultipartUploads and injected faults, ahead of s3rver. */
+/** See the file comment: AbortMultipartUpload, ListMultipartUploads, conditional PutObject and injected faults, ahead of s3rver. */
 function serveMissingOperations(httpServer: Server, store: S3rverStore, faults: S3ServerOptions['faults']): void {
   const handlers = httpServer.listeners('request') as Array<(...args: unknown[]) => void>;
   httpServer.removeAllListeners('request');
+  /** The last conditional write of each bucket/key, which the next one waits for. */
+  const conditionalWrites = new Map<string, Promise<void>>();
   httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://s3');
     const [, bucket = '', ...rest] = url.pathname.split('/');
@@ -294,8 +299,28 @@ function serveMissingOperations(httpServer: Server, store: S3rverStore, faults: 
       );
       return;
     }
+    if (request.method === 'PUT' && request.key !== '' && !url.searchParams.has('uploadId') && req.headers['if-none-match'] === '*') {
+      const id = `${request.bucket}/${request.key}`;
+      const turn = (conditionalWrites.get(id) ?? Promise.resolve()).then(async () => {
+        if (await store.existsObject(request.bucket, request.key)) {
+          req.resume();
+          res.writeHead(412, { 'content-type': 'application/xml' }).end(preconditionFailed());
+          return;
+        }
+        await new Promise<void>((resolve) => {
+          res.once('close', resolve);
+          for (const handler of handlers) handler.call(httpServer, req, res);
+        });
+      });
+      conditionalWrites.set(id, turn.catch(() => undefined));
+      return;
+    }
     for (const handler of handlers) handler.call(httpServer, req, res);
   });
+}
+
+function preconditionFailed(): string {
+  return '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition></Error>';
 }
 
 function uploadsDir(store: S3rverStore, bucket: string): string {

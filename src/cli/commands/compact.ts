@@ -1,7 +1,8 @@
 /**
  * `sluice compact`: rewrites each Security Lake partition's Parquet files of an OCSF class into
  * one file sorted by endpoint pair and time (see src/lake/compact.ts), so per-host questions over
- * the lake skip most row groups. Safe to re-run and to interrupt: rows are never lost or doubled.
+ * the lake skip most row groups; a local folder or an s3:// lake. Safe to re-run and to
+ * interrupt: rows are never doubled, and the next run finishes an interrupted one.
  */
 import { compactLake } from '../../lake/compact.js';
 import { locateLake } from '../default-paths.js';
@@ -10,6 +11,9 @@ import { formatTable } from './query.js';
 export interface CompactFlags {
   config?: string;
   lake?: string;
+  endpoint?: string;
+  region?: string;
+  forcePathStyle?: boolean;
   day?: string[];
   rowGroupRows?: number;
   memoryLimit?: string;
@@ -17,7 +21,9 @@ export interface CompactFlags {
 }
 
 export async function compactCommand(flags: CompactFlags): Promise<void> {
-  const report = await compactLake(locateLake(flags).value, {
+  const lake = locateLake(flags);
+  const report = await compactLake(lake.value, {
+    s3: lake.s3,
     days: flags.day,
     rowGroupRows: flags.rowGroupRows,
     memoryLimit: flags.memoryLimit,
@@ -36,5 +42,10 @@ export async function compactCommand(flags: CompactFlags): Promise<void> {
       report.partitions.map((p) => [p.folder, p.classTag, p.outcome, p.inputFiles, p.rows, (p.inputBytes / 1e6).toFixed(1), (p.bytes / 1e6).toFixed(1), p.seconds.toFixed(1)]),
     ),
   );
-  process.stderr.write(`${report.filesBefore} file(s) → ${report.filesAfter}, ${report.rows} rows, ${report.seconds.toFixed(1)} s\n`);
+  const resumed = report.resumed > 0 ? `, ${report.resumed} interrupted compaction(s) finished first` : '';
+  process.stderr.write(`${report.filesBefore} file(s) → ${report.filesAfter}, ${report.rows} rows, ${report.seconds.toFixed(1)} s${resumed}\n`);
+  const skipped = report.partitions.filter((p) => p.outcome === 'no-record-ids');
+  if (skipped.length > 0) {
+    process.stderr.write(`${skipped.length} partition(s) left as they are: their files have no _id column, so a later re-run could not take their rows back out (set the files sink's idField: _id)\n`);
+  }
 }

@@ -12,6 +12,10 @@ import { locateLake } from '../default-paths.js';
 export interface QueryFlags {
   config?: string;
   lake?: string;
+  endpoint?: string;
+  region?: string;
+  forcePathStyle?: boolean;
+  cache?: string;
   describe?: string;
   format: 'table' | 'csv' | 'json';
   explain?: boolean;
@@ -82,6 +86,15 @@ function wrap(words: string[], sep: string, indent: string, width = 100): string
   return lines;
 }
 
+/** Rows missing because a compaction was interrupted: say so rather than answer short without a word. */
+export function warnInterrupted(lake: Lake): void {
+  const folders = lake.interrupted();
+  if (folders.length === 0) return;
+  process.stderr.write(
+    `warning: a compaction was interrupted in ${folders.length} folder(s) of ${lake.root} (${folders.slice(0, 3).join(', ')}${folders.length > 3 ? ', …' : ''}): their inputs' rows are missing until \`sluice compact\` finishes it\n`,
+  );
+}
+
 /** Every view with its row count, then each view's top-level columns. */
 async function listViews(lake: Lake): Promise<string> {
   const tables = lake.tables();
@@ -110,8 +123,10 @@ function formatDescription(d: ViewDescription, root: string): string {
 }
 
 export async function queryCommand(sql: string | undefined, flags: QueryFlags): Promise<void> {
-  const lake = await openLake(locateLake(flags).value);
+  const found = locateLake(flags);
+  const lake = await openLake(found.value, { s3: found.s3, cacheDir: flags.cache });
   try {
+    warnInterrupted(lake);
     if (flags.describe !== undefined) {
       process.stdout.write(formatDescription(await describeView(lake, flags.describe), lake.root));
       return;

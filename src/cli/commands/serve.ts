@@ -17,6 +17,10 @@ export interface ServeFlags {
   config?: string;
   state?: string;
   lake?: string;
+  endpoint?: string;
+  region?: string;
+  forcePathStyle?: boolean;
+  cache?: string;
   port: number;
   host: string;
   token?: string;
@@ -56,12 +60,13 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const lakeFound = locateLake(flags, { optional: true });
   const { kind, location } = resolveLedgerState(state);
   const ledger = await openLedger(state, { mustExist: true });
-  const rel = (p: string) => path.relative(process.cwd(), p) || '.';
+  const rel = (p: string) => (p.startsWith('s3://') ? p : path.relative(process.cwd(), p) || '.');
   const ledgerLabel = isLedgerReference(state) ? describeLedger(state) : rel(state);
   let lake;
   let dashboard;
   try {
-    lake = lakeFound ? await openLake(lakeFound.value) : undefined;
+    // An S3 lake: the investigation downloads the days of its window only.
+    lake = lakeFound ? await openLake(lakeFound.value, { s3: lakeFound.s3, cacheDir: flags.cache, download: 'on-demand' }) : undefined;
     dashboard = await startDashboard({
       ledger,
       // A SQLite file may be deleted and written anew under the same name (`npm start` again).

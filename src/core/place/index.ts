@@ -31,7 +31,11 @@ export function openPlace(location: string, s3?: Omit<S3PlaceOptions, 'uri'>): P
     uri: (key) => `${root}${key}`,
     stage: async (key) => (await place()).stage(key),
     put: async (key, bytes) => (await place()).put(key, bytes),
+    create: async (key, bytes) => (await place()).create(key, bytes),
     read: async (key) => (await place()).read(key),
+    readRange: async (key, offset, length) => (await place()).readRange(key, offset, length),
+    download: async (key, file) => (await place()).download(key, file),
+    move: async (fromKey, toKey) => (await place()).move(fromKey, toKey),
     list: async (folder) => (await place()).list(folder),
     async *listTree(prefixOfKeys) {
       yield* (await place()).listTree(prefixOfKeys);

@@ -1,5 +1,5 @@
 /** A local folder as a place: temp file beside the final name, rename at publish, folders fsync'd (atomic-file.ts). */
-import { open, readdir, readFile, rename, stat } from 'node:fs/promises';
+import { copyFile, link, open, readdir, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncDirectory, listFolder, makeFolder, probeWritableFolder, removeFile, TEMP_MARKER, tempPathFor, writeFully } from '../atomic-file.js';
 import { SluiceError } from '../errors.js';
@@ -48,7 +48,8 @@ export function createLocalPlace(folder: string): Place {
     return out;
   }
 
-  async function* walk(dir: string): AsyncIterable<PlaceEntry> {
+  /** Objects under `dir`, in key order; at its top only names starting with `namePrefix`. */
+  async function* walk(dir: string, namePrefix = ''): AsyncIterable<PlaceEntry> {
     let names: Array<{ name: string; isDirectory(): boolean; isFile(): boolean }>;
     try {
       names = await readdir(dir, { withFileTypes: true });
@@ -59,7 +60,7 @@ export function createLocalPlace(folder: string): Place {
     // Key order: compare names as keys compare (a folder's contents sort after "name/").
     names.sort((a, b) => Buffer.compare(Buffer.from(a.isDirectory() ? `${a.name}/` : a.name), Buffer.from(b.isDirectory() ? `${b.name}/` : b.name)));
     for (const entry of names) {
-      if (entry.name.includes(TEMP_MARKER)) continue;
+      if (entry.name.includes(TEMP_MARKER) || !entry.name.startsWith(namePrefix)) continue;
       const file = path.join(dir, entry.name);
       if (entry.isDirectory()) yield* walk(file);
       else if (entry.isFile()) {
@@ -90,6 +91,32 @@ export function createLocalPlace(folder: string): Place {
         throw err;
       }
     },
+    async create(key, bytes) {
+      const finalPath = fileOf(key);
+      const dir = path.dirname(finalPath);
+      for (const changed of await makeFolder(dir)) await fsyncDirectory(changed);
+      // Complete before it has its name: a hard link fails when the name exists, a rename would not.
+      const temp = tempPathFor(finalPath);
+      try {
+        const handle = await open(temp, 'wx');
+        try {
+          await writeFully(handle, bytes);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        try {
+          await link(temp, finalPath);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+          throw err;
+        }
+        await fsyncDirectory(dir);
+        return { uri: finalPath, key };
+      } finally {
+        await removeFile(temp);
+      }
+    },
     async read(key) {
       try {
         return await readFile(fileOf(key));
@@ -98,11 +125,54 @@ export function createLocalPlace(folder: string): Place {
         throw err;
       }
     },
+    async readRange(key, offset, length) {
+      let handle;
+      try {
+        handle = await open(fileOf(key), 'r');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw err;
+      }
+      try {
+        const buffer = Buffer.alloc(length);
+        let filled = 0;
+        while (filled < length) {
+          const { bytesRead } = await handle.read(buffer, filled, length - filled, offset + filled);
+          if (bytesRead === 0) break;
+          filled += bytesRead;
+        }
+        return buffer.subarray(0, filled);
+      } finally {
+        await handle.close();
+      }
+    },
+    async download(key, file) {
+      if (!(await stat(fileOf(key)).catch(() => undefined))?.isFile()) return false;
+      const temp = tempPathFor(file);
+      try {
+        await copyFile(fileOf(key), temp);
+        await rename(temp, file);
+      } catch (err) {
+        await removeFile(temp);
+        throw err;
+      }
+      return true;
+    },
+    async move(fromKey, toKey) {
+      const from = fileOf(fromKey);
+      const to = fileOf(toKey);
+      for (const changed of await makeFolder(path.dirname(to))) await fsyncDirectory(changed);
+      await rename(from, to);
+      await fsyncDirectory(path.dirname(to));
+      if (path.dirname(from) !== path.dirname(to)) await fsyncDirectory(path.dirname(from));
+      return { uri: to, key: toKey };
+    },
     list: (folder) => entriesOf(folder === '' ? root : fileOf(folder)),
     listTree: (prefix = '') => {
-      // A prefix is a folder here ('a/b/' or 'a/b'); a partial name filters the folder's entries.
-      const clean = prefix.replace(/\/+$/, '');
-      return clean === '' ? walk(root) : filterTree(walk(path.dirname(fileOf(clean))), prefix);
+      // A prefix is a folder ('a/b/'), or a folder and the start of names in it ('a/b/x-').
+      if (prefix === '' || prefix.replace(/\/+$/, '') === '') return walk(root);
+      if (prefix.endsWith('/')) return walk(fileOf(prefix.replace(/\/+$/, '')));
+      return filterTree(walk(path.dirname(fileOf(prefix)), path.basename(fileOf(prefix))), prefix);
     },
     remove: (key) => removeFile(fileOf(key)),
     async removeLeftovers(keyPrefix, nameFilter) {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -30,6 +30,9 @@ async function writeStaged(place: Place, key: string, bytes: Buffer) {
   await staged.seal();
   return staged;
 }
+
+let dir: string;
+let n = 0;
 
 function placeContract(name: string, make: () => Promise<{ place: Place; incompleteUploads: () => Promise<number> }>) {
   describe(`place contract: ${name}`, () => {
@@ -84,14 +87,44 @@ function placeContract(name: string, make: () => Promise<{ place: Place; incompl
       await place.probe();
       await place.close();
     });
+
+    it('create writes only where nothing is: of racing creators exactly one wins', async () => {
+      const { place } = await make();
+      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => place.create('locks/.folder.lock', Buffer.from(`owner ${i}`))));
+      const winners = results.flatMap((r, i) => (r === undefined ? [] : [i]));
+      assert.equal(winners.length, 1, `one creator wins, got ${JSON.stringify(winners)}`);
+      assert.equal((await place.read('locks/.folder.lock'))!.toString(), `owner ${winners[0]}`);
+      assert.equal(await place.create('locks/.folder.lock', Buffer.from('late')), undefined);
+      await place.remove('locks/.folder.lock');
+      assert.ok(await place.create('locks/.folder.lock', Buffer.from('again')));
+      await place.close();
+    });
+
+    it('readRange, download and move', async () => {
+      const { place } = await make();
+      await writeStaged(place, 'm/a.parquet', LARGE).then((s) => s.publish());
+      assert.ok((await place.readRange('m/a.parquet', LARGE.length - 8, 8))!.equals(LARGE.subarray(-8)));
+      assert.ok((await place.readRange('m/a.parquet', 100, 1000))!.equals(LARGE.subarray(100, 1100)));
+      assert.ok((await place.readRange('m/a.parquet', LARGE.length - 3, 10))!.equals(LARGE.subarray(-3)), 'fewer bytes at the end');
+      assert.equal(await place.readRange('m/none.parquet', 0, 8), undefined);
+      const file = path.join(dir, `download-${++n}`);
+      assert.equal(await place.download('m/none.parquet', file), false);
+      assert.equal(await place.download('m/a.parquet', file), true);
+      assert.ok((await readFile(file)).equals(LARGE));
+      await place.put('m/b.parquet', SMALL);
+      await place.move('m/a.parquet', 'm/b.parquet');
+      assert.deepEqual(await keys(place), ['m/b.parquet']);
+      assert.ok((await place.read('m/b.parquet'))!.equals(LARGE), 'the moved object replaces what was there');
+      await place.move('m/b.parquet', 'eventDay=20240501/c.parquet');
+      assert.deepEqual(await keys(place), ['eventDay=20240501/c.parquet']);
+      await place.close();
+    });
   });
 }
 
 describe('places', () => {
   let s3: RunningS3Server;
   let fault: ((r: S3Request) => S3Fault | undefined) | undefined;
-  let dir: string;
-  let n = 0;
   before(async () => {
     s3 = await startS3Server({ buckets: ['lake'], faults: (r) => fault?.(r) });
     dir = await mkdtemp(path.join(tmpdir(), 'sluice-place-'));

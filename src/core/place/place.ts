@@ -55,8 +55,26 @@ export interface Place {
   stage(key: string): Promise<StagedObject>;
   /** Writes a small object whole and atomically (temp + rename; a PutObject). */
   put(key: string, bytes: Uint8Array): Promise<PublishedObject>;
+  /**
+   * Writes a small object only if there is none under `key`, atomically (a local hard link; S3's
+   * `If-None-Match: *`): how writers that share a place agree which of them came first (the lake's
+   * folder locks). Undefined when an object is already there.
+   */
+  create(key: string, bytes: Uint8Array): Promise<PublishedObject | undefined>;
   /** The object's bytes, or undefined when there is none. */
   read(key: string): Promise<Buffer | undefined>;
+  /** `length` bytes of the object from `offset` (fewer at its end), or undefined when there is none. */
+  readRange(key: string, offset: number, length: number): Promise<Buffer | undefined>;
+  /**
+   * Copies the object into a local file (written aside, then renamed into place, so `file` is
+   * complete or absent); false when there is no object. A full disk throws ENOSPC.
+   */
+  download(key: string, file: string): Promise<boolean>;
+  /**
+   * Moves an object to another key, replacing what is there: a rename (atomic) locally; on S3 a
+   * server-side copy (the new key shows the whole object or the old one) and then a delete.
+   */
+  move(fromKey: string, toKey: string): Promise<PublishedObject>;
   /** Objects directly in `folder` ('' = the root), without sub-folders, in key order; temp files excluded. */
   list(folder: string): Promise<PlaceEntry[]>;
   /** Every object under `prefix` ('' = the whole place), in key order; temp files excluded. */

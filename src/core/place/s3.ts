@@ -14,13 +14,16 @@
  * connections), with more attempts than the SDK's default since an output must not be lost to
  * one bad minute of S3.
  */
-import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
@@ -56,6 +59,10 @@ export interface S3PlaceOptions extends S3ConnectionOptions {
 }
 
 const DEFAULT_MULTIPART_BYTES = 8 * 1024 * 1024;
+/** CopyObject copies at most 5 GB in one request; larger objects move by download and upload. */
+const MAX_COPY_BYTES = 5 * 1024 * 1024 * 1024;
+/** A conditional write that meets another one in flight (409) is tried again this many times. */
+const CONDITIONAL_CONFLICT_ATTEMPTS = 5;
 const SPOOL_MARKER = '.sluice-spool';
 const spoolTag = `${process.pid}-${randomBytes(3).toString('hex')}`;
 let spoolSequence = 0;
@@ -146,7 +153,7 @@ export function createS3Place(options: S3PlaceOptions): Place {
     } while (token);
   }
 
-  return {
+  const place: Place = {
     root,
     kind: 's3',
     uri,
@@ -159,6 +166,19 @@ export function createS3Place(options: S3PlaceOptions): Place {
         throw fail('writing', key, err);
       }
     },
+    async create(key, bytes) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const out = await client.send(new PutObjectCommand({ Bucket: bucket, Key: s3Key(key), Body: bytes, ContentLength: bytes.length, IfNoneMatch: '*', ...writeParams }));
+          return { uri: uri(key), key, etag: unquote(out.ETag) };
+        } catch (err) {
+          if (httpStatus(err) === 412 || errorName(err) === 'PreconditionFailed') return undefined;
+          // ConditionalRequestConflict: another conditional write of the key is in flight.
+          if (httpStatus(err) === 409 && attempt < CONDITIONAL_CONFLICT_ATTEMPTS) continue;
+          throw fail('creating', key, err);
+        }
+      }
+    },
     async read(key) {
       try {
         const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: s3Key(key) }));
@@ -167,6 +187,70 @@ export function createS3Place(options: S3PlaceOptions): Place {
         if (errorName(err) === 'NoSuchKey' || httpStatus(err) === 404) return undefined;
         throw fail('reading', key, err);
       }
+    },
+    async readRange(key, offset, length) {
+      if (length <= 0) return Buffer.alloc(0);
+      try {
+        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: s3Key(key), Range: `bytes=${offset}-${offset + length - 1}` }));
+        return Buffer.from(await out.Body!.transformToByteArray());
+      } catch (err) {
+        if (errorName(err) === 'NoSuchKey' || httpStatus(err) === 404) return undefined;
+        // A range starting at or past the end of the object.
+        if (httpStatus(err) === 416 || errorName(err) === 'InvalidRange') return Buffer.alloc(0);
+        throw fail('reading', key, err);
+      }
+    },
+    async download(key, file) {
+      let out;
+      try {
+        out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: s3Key(key) }));
+      } catch (err) {
+        if (errorName(err) === 'NoSuchKey' || httpStatus(err) === 404) return false;
+        throw fail('reading', key, err);
+      }
+      const temp = `${file}${SPOOL_MARKER}-${spoolTag}-${++spoolSequence}`;
+      try {
+        await pipeline(out.Body as Readable, createWriteStream(temp));
+        await rename(temp, file);
+      } catch (err) {
+        await rm(temp, { force: true });
+        // A local failure (ENOSPC, EACCES) is the caller's to explain; a broken stream is S3's.
+        if (typeof (err as NodeJS.ErrnoException).code === 'string' && (err as NodeJS.ErrnoException).syscall !== undefined) throw err;
+        throw fail('reading', key, err);
+      }
+      return true;
+    },
+    async move(fromKey, toKey) {
+      let size: number | undefined;
+      for await (const entry of listPages(s3Key(fromKey), undefined)) if (entry.key === fromKey) size = entry.size;
+      if (size === undefined) throw fail('moving', fromKey, Object.assign(new Error('no such object'), { name: 'NoSuchKey' }));
+      let published: PublishedObject;
+      if (size <= MAX_COPY_BYTES) {
+        try {
+          const out = await client.send(
+            new CopyObjectCommand({ Bucket: bucket, Key: s3Key(toKey), CopySource: copySourceOf(bucket, s3Key(fromKey)), ...writeParams }),
+          );
+          published = { uri: uri(toKey), key: toKey, etag: unquote(out.CopyObjectResult?.ETag) };
+        } catch (err) {
+          throw fail('copying', fromKey, err);
+        }
+      } else {
+        const staged = await stage(toKey);
+        try {
+          if (!(await place.download(fromKey, staged.localPath))) throw fail('moving', fromKey, Object.assign(new Error('no such object'), { name: 'NoSuchKey' }));
+          await staged.seal();
+          published = await staged.publish();
+        } catch (err) {
+          await staged.discard();
+          throw err;
+        }
+      }
+      try {
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: s3Key(fromKey) }));
+      } catch (err) {
+        throw fail('deleting', fromKey, err);
+      }
+      return published;
     },
     async list(folder) {
       const out: PlaceEntry[] = [];
@@ -226,6 +310,7 @@ export function createS3Place(options: S3PlaceOptions): Place {
       if (ownsClient) client.destroy();
     },
   };
+  return place;
 }
 
 /** Spool folders already swept by this process. */
@@ -287,6 +372,14 @@ async function* fixedChunks(input: AsyncIterable<Buffer>, size: number): AsyncIt
     }
   }
   if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes);
+}
+
+/**
+ * CopyObject's `bucket/key`, URL-encoded as S3 wants it; `=` (every partition folder has one)
+ * stays as it is, as S3-compatible servers that decode with decodeURI need it.
+ */
+function copySourceOf(bucket: string, key: string): string {
+  return `${bucket}/${key.split('/').map((segment) => encodeURIComponent(segment).replaceAll('%3D', '=')).join('/')}`;
 }
 
 function unquote(etag: string | undefined): string | undefined {

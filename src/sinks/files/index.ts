@@ -37,6 +37,11 @@
  * - A part that ends up without a record (every record it was given was rejected) is deleted at
  *   finish and its number reused.
  * - Calls on one writer are sequential: the runtime awaits each `write` before the next.
+ * - A folder holding a compacted file (`sluice compact`) never shows a row twice: a part whose
+ *   rows the compacted file already holds (same name and sha256) is not published, and rows of
+ *   an earlier attempt that differ are taken out of the compacted file before the new parts
+ *   appear, under the folder's lock (compacted-file.ts; docs/lake.md). Folders without one are
+ *   committed to as above, without a lock.
  */
 import path from 'node:path';
 import type { Sink, SinkCommit, SinkWriter, UnitContext } from '../../core/component.js';
@@ -46,6 +51,18 @@ import type { SluiceRecord } from '../../core/record.js';
 import { crashPoint } from '../../core/crash-points.js';
 import { joinKey, openPlace, type Place, type StagedObject } from '../../core/place/index.js';
 import { s3PlaceOptionsOf } from '../../core/s3/output-options.js';
+import { objectIdPrefix } from '../../core/record.js';
+import {
+  baseName,
+  classPartOf,
+  compactedEntriesOf,
+  decideForCompacted,
+  dropFromCompacted,
+  finishInterruptedCompactions,
+  readCompactedManifest,
+  sha256OfFile,
+  withLakeFolderLock,
+} from './compacted-file.js';
 import { createPartLocator, type PartLocator } from './part-location.js';
 import { ndjsonPartFormat, parquetPartFormat, type PartFormat, type UnitPart } from './part-format.js';
 import { defineSink } from '../../core/component.js';
@@ -142,13 +159,25 @@ interface OpenPart {
   lastUsed: number;
 }
 
+interface FinishedPart {
+  part: UnitPart<unknown>;
+  staged: StagedObject;
+  /** Of a finished Parquet part's bytes: how a compacted file recognises a part it holds. */
+  sha256?: string;
+}
+
+function folderOfKey(key: string): string {
+  const at = key.lastIndexOf('/');
+  return at < 0 ? '' : key.slice(0, at);
+}
+
 class FilesUnitWriter implements SinkWriter {
   private readonly targetBytes: number;
   /** Open parts by slot key (see part-location.ts). */
   private readonly openParts = new Map<string, OpenPart>();
   private readonly nextPartNumber = new Map<string, number>();
   /** Finished parts (staged, invisible until commit), in the order they were finished. */
-  private readonly finishedParts: Array<{ part: UnitPart<unknown>; staged: StagedObject }> = [];
+  private readonly finishedParts: FinishedPart[] = [];
   /** Relative folders this unit wrote parts to. */
   private readonly foldersWritten = new Set<string>();
   private readonly root: string;
@@ -164,6 +193,8 @@ class FilesUnitWriter implements SinkWriter {
   private lastPart: UnitPart<unknown> | undefined;
   private state: 'open' | 'committing' | 'committed' | 'aborted' | 'failed' = 'open';
   private failure: SluiceError | undefined;
+  /** Only Security Lake folders are compacted (`sluice compact`): only they may hold compacted files. */
+  private readonly lakeLayout: boolean;
 
   constructor(
     private readonly place: Place,
@@ -175,6 +206,7 @@ class FilesUnitWriter implements SinkWriter {
   ) {
     this.targetBytes = config.targetSizeMb * 1_000_000;
     this.root = place.root;
+    this.lakeLayout = config.layout === 'security-lake';
   }
 
   async write(records: SluiceRecord[]): Promise<void> {
@@ -211,13 +243,7 @@ class FilesUnitWriter implements SinkWriter {
     const outputs: string[] = [];
     try {
       for (const key of [...this.openParts.keys()]) await this.finishPart(key);
-      for (const { staged } of this.finishedParts) {
-        const published = await staged.publish();
-        // S3 outputs are recorded with the version S3 gave them (uri#etag=...).
-        outputs.push(published.etag === undefined || this.place.kind === 'local' ? published.uri : `${published.uri}#etag=${published.etag}`);
-        crashPoint('mid-sink-commit');
-      }
-      await this.removeStaleOutputs();
+      for (const folder of [...this.foldersWritten].sort()) outputs.push(...(await this.commitFolder(folder)));
     } catch (err) {
       throw this.fail(err, 'committing');
     }
@@ -240,6 +266,60 @@ class FilesUnitWriter implements SinkWriter {
       await part.discard();
       await staged.discard();
     }));
+  }
+
+  /**
+   * Publishes this unit's parts in `folder` and removes its stale ones there. A folder with
+   * compacted files is committed to holding its lock: parts the compacted file holds are not
+   * published (the compacted file is the output), differing rows of an earlier attempt are taken
+   * out of it first (compacted-file.ts).
+   */
+  private async commitFolder(folder: string): Promise<string[]> {
+    const parts = this.finishedParts.filter((p) => folderOfKey(p.staged.key) === folder);
+    if (!this.lakeLayout || (await compactedEntriesOf(this.place, folder)).length === 0) {
+      const outputs = await this.publish(parts);
+      await this.removeStaleOutputs(folder, parts);
+      return outputs;
+    }
+    return withLakeFolderLock(this.place, folder, async () => {
+      await finishInterruptedCompactions(this.place, folder);
+      const outputs: string[] = [];
+      const inside = new Set<FinishedPart>();
+      for (const entry of await compactedEntriesOf(this.place, folder)) {
+        const compacted = classPartOf(baseName(entry.key));
+        if (!compacted?.compacted) continue;
+        const manifest = await readCompactedManifest(this.place, entry.key, entry.size);
+        const ofClass = parts.filter((p) => classPartOf(baseName(p.staged.key))?.classTag === compacted.classTag);
+        const decision = decideForCompacted(manifest.inputs, this.unit.outputStem, ofClass.map((p) => ({ name: baseName(p.staged.key), sha256: p.sha256 })));
+        if (decision.kind === 'already-inside') {
+          for (const p of ofClass) inside.add(p);
+          outputs.push(this.outputName(this.place.uri(entry.key), entry.etag));
+        } else if (decision.kind === 'replace') {
+          // Ids of a compacted file written before it recorded id prefixes: this unit's objects' (same object, same ids).
+          await dropFromCompacted(this.place, entry, manifest, decision.drop, this.unit.objects.map((o) => objectIdPrefix(o)));
+        }
+      }
+      for (const p of inside) await p.staged.discard();
+      const published = parts.filter((p) => !inside.has(p));
+      outputs.push(...(await this.publish(published)));
+      await this.removeStaleOutputs(folder, published);
+      return outputs;
+    });
+  }
+
+  private async publish(parts: readonly FinishedPart[]): Promise<string[]> {
+    const outputs: string[] = [];
+    for (const { staged } of parts) {
+      const published = await staged.publish();
+      outputs.push(this.outputName(published.uri, published.etag));
+      crashPoint('mid-sink-commit');
+    }
+    return outputs;
+  }
+
+  /** S3 outputs are recorded with the version S3 gave them (uri#etag=...). */
+  private outputName(uri: string, etag: string | undefined): string {
+    return etag === undefined || this.place.kind === 'local' ? uri : `${uri}#etag=${etag}`;
   }
 
   /** The part to write the next record of slot `key` to, opening one if needed. */
@@ -292,6 +372,8 @@ class FilesUnitWriter implements SinkWriter {
       this.nextPartNumber.set(key, open.number);
       return;
     }
+    const finished = this.finishedParts[this.finishedParts.length - 1]!;
+    if (this.format.extension === '.parquet') finished.sha256 = await sha256OfFile(open.staged.localPath);
     // S3: the finished file is uploaded now (not yet visible) and leaves the local disk.
     await open.staged.seal();
   }
@@ -309,28 +391,24 @@ class FilesUnitWriter implements SinkWriter {
   }
 
   /**
-   * Deletes, in the folders this attempt wrote to, parts of this unit it did not produce (in any
-   * format), then temp files and incomplete uploads of this unit left by other attempts (ours
-   * are all published by now).
+   * Deletes, in a folder this attempt wrote to, parts of this unit other than those it published
+   * (in any format), then temp files and incomplete uploads of this unit left by other attempts
+   * (ours are all published or discarded by now).
    */
-  private async removeStaleOutputs(): Promise<void> {
+  private async removeStaleOutputs(folder: string, published: readonly FinishedPart[]): Promise<void> {
     const stem = escapeRegExp(this.unit.outputStem);
     // A strict pattern: a unit whose stem merely starts with this stem never matches.
     const partName = new RegExp(`^${stem}(?:-class(?:\\d+|unknown))?-\\d{4,}\\.(?:ndjson(?:\\.gz)?|parquet)$`);
-    const produced = new Set(this.finishedParts.map((p) => p.staged.key));
+    const produced = new Set(published.map((p) => p.staged.key));
     const stale: string[] = [];
-    for (const folder of this.foldersWritten) {
-      for (const entry of await this.place.list(folder)) {
-        const name = entry.key.slice(entry.key.lastIndexOf('/') + 1);
-        if (partName.test(name) && !produced.has(entry.key)) stale.push(entry.key);
-      }
+    for (const entry of await this.place.list(folder)) {
+      const name = entry.key.slice(entry.key.lastIndexOf('/') + 1);
+      if (partName.test(name) && !produced.has(entry.key)) stale.push(entry.key);
     }
     // The moment a reader sees this attempt's parts and an earlier attempt's side by side.
     if (stale.length > 0) crashPoint('before-stale-delete');
     for (const key of stale) await this.place.remove(key);
-    for (const folder of this.foldersWritten) {
-      await this.place.removeLeftovers(joinKey(folder, `${this.unit.outputStem}-`), (name) => partName.test(name));
-    }
+    await this.place.removeLeftovers(joinKey(folder, `${this.unit.outputStem}-`), (name) => partName.test(name));
   }
 
   private assertOpen(action: string): void {
