@@ -11,15 +11,9 @@ import { isLoopbackHost } from '../../dashboard/security.js';
 import { openLake } from '../../lake/catalog.js';
 import { describeLedger, isLedgerReference, openLedger, resolveLedgerState } from '../../runtime/ledger/open-ledger.js';
 import { isSecretRef, resolveSecretRefAsync } from '../../core/secrets.js';
-import { locateLake, locateLedger } from '../default-paths.js';
+import { locateLake, locateLedger, type LocateFlags } from '../default-paths.js';
 
-export interface ServeFlags {
-  config?: string;
-  state?: string;
-  lake?: string;
-  endpoint?: string;
-  region?: string;
-  forcePathStyle?: boolean;
+export interface ServeFlags extends LocateFlags {
   cache?: string;
   port: number;
   host: string;
