@@ -174,7 +174,9 @@ describe('outputs in S3', () => {
     const ids = new Map<string, number>();
     for (const { key } of before) {
       for (const line of gunzipSync(await getObject('ndjson-out', key)).toString('utf8').split('\n')) {
-        if (line) ids.set((JSON.parse(line) as { _id: string })._id, (ids.get((JSON.parse(line) as { _id: string })._id) ?? 0) + 1);
+        if (!line) continue;
+        const id = (JSON.parse(line) as { _id: string })._id;
+        ids.set(id, (ids.get(id) ?? 0) + 1);
       }
     }
     assert.equal(ids.size, inputLines);

@@ -12,7 +12,7 @@ import { SluiceError } from '../core/errors.js';
 import type { FormatDescriptor } from '../core/component.js';
 import { FORMATS, SINKS, TRANSFORMS } from './components.js';
 import { groupSchema, loadPlanSchema, notifySchema } from './run-config.js';
-import { s3OutputOptionsShape } from '../core/s3/output-options.js';
+import { checkS3OutputOptions, s3OutputOptionsShape } from '../core/s3/output-options.js';
 
 const sourceSchema = z
   .strictObject({
@@ -61,7 +61,7 @@ const runtimeSchema = z
       .default('./.sluice/state.db')
       .describe('Ledger: a SQLite file path, or a postgres:// URL shared by a fleet of workers (best as an env:NAME or file:PATH reference, since it holds the password).'),
     deadLetters: z.string().optional().describe('Folder or s3://bucket/prefix for dead letters (default: <first files sink>/_rejected, else beside the ledger). In Lambda it must be durable: an s3:// location (or a files sink writing to S3).'),
-    s3: z.strictObject(s3OutputOptionsShape).optional().describe('How the runtime reaches s3:// locations it writes (dead letters, aggregate partials); default: the options of a files sink, or of the source, on the same bucket.'),
+    s3: z.strictObject(s3OutputOptionsShape).superRefine((o, ctx) => checkS3OutputOptions(undefined, o, ctx)).optional().describe('How the runtime reaches s3:// locations it writes (dead letters, aggregate partials); default: the options of a files sink, or of the source, on the same bucket.'),
     maxAttempts: z.number().int().min(1).max(100).default(5).describe('Attempts before a unit is dead.'),
     backoffMs: z.number().int().min(0).default(1000).describe('First retry delay; doubles each attempt.'),
     maxBackoffMs: z.number().int().min(0).default(60_000).describe('Cap on the retry delay.'),

@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parsePipeline } from '../pipeline/config.js';
-import { createNotifier, notifySchema, type NotifyMessage } from './notify.js';
+import { createNotifier, type NotifyMessage } from './notify.js';
+import { notifySchema } from '../pipeline/run-config.js';
 import { openLedger } from './ledger/open-ledger.js';
 import { planPipeline, runPipeline, workPipeline } from './run-pipeline.js';
 

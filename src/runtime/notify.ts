@@ -16,7 +16,6 @@ import { resolveSecretRefAsync } from '../core/secrets.js';
 import type { NotifyConfig } from '../pipeline/run-config.js';
 
 export type { NotifyConfig } from '../pipeline/run-config.js';
-export { notifySchema } from '../pipeline/run-config.js';
 
 export type NotifyEvent = 'unit_failed' | 'unit_dead' | 'run_failed';
 

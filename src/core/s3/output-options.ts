@@ -20,17 +20,22 @@ export const s3OutputOptionsShape = {
 
 export type S3OutputOptions = { [K in keyof typeof s3OutputOptionsShape]?: z.output<(typeof s3OutputOptionsShape)[K]> };
 
-/** The S3-only keys set on an output whose location is a local folder (they would be ignored). */
-export function misplacedS3Options(location: string, options: S3OutputOptions): string[] {
-  if (location.startsWith('s3://')) return [];
-  return (Object.keys(s3OutputOptionsShape) as Array<keyof S3OutputOptions>).filter((k) => options[k] !== undefined);
+/**
+ * The rules of S3 output options, for the schemas that hold them (a files sink, `runtime.s3`):
+ * S3-only keys on an output that is a local folder would be ignored, and a KMS key needs
+ * `sse: aws:kms`. `location` is undefined where the options serve several locations.
+ */
+export function checkS3OutputOptions(location: string | undefined, options: S3OutputOptions, ctx: z.core.$RefinementCtx): void {
+  if (location !== undefined && !location.startsWith('s3://')) {
+    for (const key of Object.keys(s3OutputOptionsShape) as Array<keyof S3OutputOptions>) {
+      if (options[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} applies to an s3:// path only (path is a local folder)` });
+    }
+  }
+  if (options.kmsKeyId !== undefined && options.sse !== 'aws:kms') ctx.addIssue({ code: 'custom', path: ['kmsKeyId'], message: 'kmsKeyId needs sse: aws:kms' });
 }
 
 /** The place options for an s3:// location, credentials resolved (`where` names the block in messages). */
 export function s3PlaceOptionsOf(options: S3OutputOptions, where: string): Omit<S3PlaceOptions, 'uri'> {
-  if (options.kmsKeyId !== undefined && options.sse !== 'aws:kms') {
-    throw new Error(`${where}: kmsKeyId is set but sse is not aws:kms`);
-  }
   return {
     endpoint: options.endpoint,
     region: options.region,

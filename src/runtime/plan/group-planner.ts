@@ -26,7 +26,6 @@ import { objectSetVersion, outputStemFor, unitIdFor } from '../ledger/unit-id.js
 import type { GroupOptions } from '../../pipeline/run-config.js';
 
 export type { GroupOptions } from '../../pipeline/run-config.js';
-export { groupSchema } from '../../pipeline/run-config.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;

@@ -12,7 +12,8 @@ import { openSource } from '../../pipeline/open-source.js';
 import { createFakeClock } from '../../testing/fake-clock.js';
 import { openLedger } from '../ledger/open-ledger.js';
 import type { Ledger } from '../ledger/types.js';
-import { loadPeriods, loadPlanSchema, planPeriodUnits, type LoadPlan, type PeriodPayload } from './month-planner.js';
+import { loadPeriods, planPeriodUnits, type LoadPlan, type PeriodPayload } from './month-planner.js';
+import { loadPlanSchema } from '../../pipeline/run-config.js';
 
 const TODAY = Date.UTC(2024, 0, 15, 9, 30);
 

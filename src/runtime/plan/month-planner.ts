@@ -33,7 +33,6 @@ import type { LoadPlan } from '../../pipeline/run-config.js';
 import { parseIsoDate } from '../../core/key-dates.js';
 
 export type { LoadPlan } from '../../pipeline/run-config.js';
-export { loadPlanSchema } from '../../pipeline/run-config.js';
 
 const DAY_MS = 86_400_000;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { misplacedS3Options, s3OutputOptionsShape } from '../../core/s3/output-options.js';
+import { checkS3OutputOptions, s3OutputOptionsShape } from '../../core/s3/output-options.js';
 
 export const filesSinkSchema = z.strictObject({
   type: z.literal('files'),
@@ -18,9 +18,6 @@ export const filesSinkSchema = z.strictObject({
 }).refine((s) => s.layout !== 'security-lake' || s.partition === 'day', {
   message: 'layout security-lake always partitions by eventDay: remove `partition` or set it to day',
   path: ['partition'],
-}).superRefine((s, ctx) => {
-  for (const key of misplacedS3Options(s.path, s)) ctx.addIssue({ code: 'custom', path: [key], message: `${key} applies to an s3:// path only (path is a local folder)` });
-  if (s.kmsKeyId !== undefined && s.sse !== 'aws:kms') ctx.addIssue({ code: 'custom', path: ['kmsKeyId'], message: 'kmsKeyId needs sse: aws:kms' });
-});
+}).superRefine((s, ctx) => checkS3OutputOptions(s.path, s, ctx));
 
 export type FilesSinkConfig = z.output<typeof filesSinkSchema>;
